@@ -1,0 +1,58 @@
+# lakever: the two commands a newcomer needs are `make demo` and `make test`.
+# Every other target is a building block they use. Nothing here assumes more than a
+# Debian machine with python3; Java (for Spark) and Chromium come from apt when missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+# Tests run in parallel processes; each module shares one server process.
+PYTEST_WORKERS ?= 4
+
+.PHONY: demo test lint typecheck unit venv lock bench clean server airflow system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+
+# Reinstall when the lock or a pyproject changes.
+$(STAMP): $(BIN)/python requirements/dev.lock pyproject.toml server/pyproject.toml
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements/dev.lock
+	touch $(STAMP)
+
+venv: system-deps $(STAMP)
+
+# Debian packages the suite needs: Java 17 for PySpark. Installed only where missing.
+system-deps:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Java 17 (PySpark needs a JVM)"; \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+lock:
+	$(UV) pip compile --quiet --python-version 3.11 --no-header requirements/dev.in -o requirements/dev.lock
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy server/lakever_server airflow_provider_lakever
+
+test: venv lint typecheck
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+# Run the bundled server in the foreground on the embedded default (SQLite + .lakever/).
+server: venv
+	$(BIN)/lakever-server run --quickstart --data-dir .lakever
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .lakever .mypy_cache .ruff_cache .pytest_cache

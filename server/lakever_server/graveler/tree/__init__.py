@@ -1,0 +1,35 @@
+"""Content-addressed sorted trees (prolly trees): the committed state of a repository.
+
+A tree maps ``bytes`` keys to ``bytes`` values, sorted bytewise. Its shape depends only
+on its contents: node boundaries are chosen by a hash of each key, so equal contents give
+an equal root id whatever the history, and a change rewrites only the nodes on the paths
+to the changed keys. Node ids are the SHA-256 hex of the node's encoding.
+
+Interface (what graveler uses)::
+
+    class NodeStore(Protocol):          # nodes.py
+        def get(self, node_id: str) -> bytes: ...
+        def put(self, node_id: str, data: bytes) -> None: ...
+
+    BlockNodeStore(block: BlockStore, namespace: str, cache: NodeCache)
+        nodes at f"{namespace}/_lakever/nodes/{id[:2]}/{id}"; a shared LRU ``NodeCache``
+        of decoded nodes (immutable, so never invalidated).
+    MemoryNodeStore()                   # tests
+
+    class Tree:                          # tree.py
+        def __init__(self, store: NodeStore) -> None: ...
+        EMPTY: str                       # root id of the empty tree
+        def build(self, items: Iterable[tuple[bytes, bytes]]) -> str
+            # items sorted by key, unique; streams: never holds the whole tree.
+        def apply(self, root: str, changes: Iterable[tuple[bytes, bytes | None]]) -> str
+            # changes sorted by key, unique; None deletes. Writes only touched nodes.
+        def get(self, root: str, key: bytes) -> bytes | None
+        def iterate(self, root: str, start: bytes = b"", end: bytes | None = None
+                    ) -> Iterator[tuple[bytes, bytes]]
+            # seeks to start in O(depth) node reads, then streams.
+        def diff(self, left: str, right: str, start: bytes = b"", end: bytes | None = None
+                 ) -> Iterator[Change]
+            # Change(key, left: bytes | None, right: bytes | None), in key order;
+            # subtrees with equal ids on both sides are skipped without being read.
+        def count(self, root: str) -> int   # from counts kept in internal nodes
+"""

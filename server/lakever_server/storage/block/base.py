@@ -1,0 +1,115 @@
+"""The interface every block store implements.
+
+An *address* is a URI ``<scheme>://<namespace-path>/<key>``: ``local://repo1/data/ab12``,
+``s3://bucket/prefix/data/ab12``, ``mem://x/y``. A repository's storage namespace is such
+a URI prefix; the catalog derives object and tree-node addresses under it. Blobs are
+written once and never rewritten in place (content is immutable once linked), so any
+layer may cache them forever.
+
+Content streams in bounded chunks both ways: no method buffers a whole object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from lakever_server.errors import InvalidValue
+
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What a write stored: its size and MD5 (hex), computed while streaming."""
+
+    size: int
+    md5: str
+
+
+@dataclass(frozen=True)
+class BlockStat:
+    """Size and modification time (epoch seconds) of a stored blob."""
+
+    address: str
+    size: int
+    mtime: float
+
+
+class BlockStore(Protocol):
+    """Immutable blobs by address, streamed in chunks."""
+
+    schemes: tuple[str, ...]
+    """The address schemes this store serves, e.g. ``("local",)``."""
+
+    def put(self, address: str, chunks: Iterable[bytes]) -> PutResult:
+        """Store the concatenated ``chunks`` at ``address``; atomically visible when done."""
+        ...
+
+    def get(self, address: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes ``[start, end)`` of the blob (``end=None``: to the end).
+
+        Raises ``errors.NotFound`` when the blob does not exist.
+        """
+        ...
+
+    def stat(self, address: str) -> BlockStat:
+        """Size and mtime of the blob, or ``errors.NotFound``."""
+        ...
+
+    def exists(self, address: str) -> bool:
+        """Whether a blob is stored at ``address``."""
+        ...
+
+    def delete(self, address: str) -> None:
+        """Remove the blob; removing an absent blob is not an error."""
+        ...
+
+    def list_prefix(self, prefix: str) -> Iterator[BlockStat]:
+        """Yield every blob whose address starts with ``prefix``, in address order."""
+        ...
+
+    # Multipart uploads (S3 gateway): parts are stored aside and composed on completion.
+    def create_multipart(self, address: str) -> str:
+        """Start a multipart upload to ``address``; return its upload id."""
+        ...
+
+    def upload_part(
+        self, address: str, upload_id: str, part_number: int, chunks: Iterable[bytes]
+    ) -> PutResult:
+        """Store one part (1-10000); its ``md5`` is the part's ETag."""
+        ...
+
+    def complete_multipart(
+        self, address: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> PutResult:
+        """Compose the listed ``(part_number, etag)`` parts, in order, into ``address``.
+
+        Returns the final size and the S3-style multipart ETag
+        (``md5(concat(part md5s))-N``) as ``md5``. ``InvalidValue`` on a missing part or
+        a mismatched ETag.
+        """
+        ...
+
+    def abort_multipart(self, address: str, upload_id: str) -> None:
+        """Drop the parts of an upload."""
+        ...
+
+
+def parse_address(address: str) -> tuple[str, str]:
+    """Split ``scheme://rest`` into ``(scheme, rest)``, refusing traversal and NUL.
+
+    ``rest`` never starts with ``/`` and has no ``.``/``..`` segments or empty segments
+    except possibly a trailing one (a prefix ending in ``/``).
+    """
+    scheme, sep, rest = address.partition("://")
+    if not sep or not scheme.isalnum():
+        raise InvalidValue(f"invalid storage address {address!r}", field="address")
+    if "\x00" in rest or rest.startswith("/") or "\\" in rest:
+        raise InvalidValue("invalid storage address", field="address")
+    segments = rest.split("/")
+    for i, seg in enumerate(segments):
+        if seg in (".", "..") or (seg == "" and i != len(segments) - 1):
+            raise InvalidValue("invalid storage address", field="address")
+    return scheme, rest
