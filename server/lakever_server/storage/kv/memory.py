@@ -65,10 +65,13 @@ class MemoryKV:
         sets: Iterable[tuple[bytes, bytes]] = (),
         deletes: Iterable[bytes] = (),
     ) -> None:
+        # Drain the iterables before touching anything: a failing producer must leave the
+        # store unchanged (all or none), as a rolled-back transaction does.
+        doomed, pairs = list(deletes), list(sets)
         with self._lock:
-            for key in deletes:
+            for key in doomed:
                 self._remove(partition, key)
-            for key, value in sets:
+            for key, value in pairs:
                 self._put(partition, key, value)
 
     def scan(

@@ -1,0 +1,138 @@
+"""What the embedded SQLite store adds to the contract: WAL, durability, the URL forms."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lakever_server.errors import InvalidValue
+from lakever_server.storage.kv import open_kv
+from lakever_server.storage.kv.memory import MemoryKV
+from lakever_server.storage.kv.postgres import PostgresKV
+from lakever_server.storage.kv.sqlite import SQLiteKV
+
+
+def test_the_file_is_in_wal_mode_with_one_without_rowid_table(tmp_path: Path) -> None:
+    SQLiteKV(tmp_path / "kv.db").close()
+    with sqlite3.connect(tmp_path / "kv.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'kv'").fetchone()
+    assert "WITHOUT ROWID" in sql
+
+
+def test_writes_survive_closing_and_reopening(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "kv.db")
+    kv.write_batch("p", [(b"a", b"1"), (b"b", b"2")])
+    kv.set_if("p", b"head", b"c1", None)
+    kv.close()
+    reopened = SQLiteKV(tmp_path / "kv.db")
+    try:
+        assert list(reopened.scan("p")) == [(b"a", b"1"), (b"b", b"2"), (b"head", b"c1")]
+    finally:
+        reopened.close()
+
+
+def test_reads_do_not_wait_for_another_processs_open_write(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "kv.db")
+    kv.set("p", b"k", b"committed")
+    other = sqlite3.connect(tmp_path / "kv.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock, like a second server
+        other.execute("UPDATE kv SET value = x'00' WHERE partition = 'p'")
+        started = time.perf_counter()
+        assert kv.get("p", b"k") == b"committed"
+        assert list(kv.scan("p")) == [(b"k", b"committed")]
+        assert time.perf_counter() - started < 1.0  # far below the busy timeout
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        kv.close()
+
+
+def test_every_thread_reads_through_its_own_connection(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "kv.db")
+    kv.set("p", b"k", b"v")
+    seen: list[bytes | None] = []
+    threads = [threading.Thread(target=lambda: seen.append(kv.get("p", b"k"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    kv.close()
+    assert seen == [b"v"] * 4
+
+
+def test_open_kv_memory_gives_an_empty_in_process_store() -> None:
+    kv = open_kv("memory://")
+    assert isinstance(kv, MemoryKV)
+    assert kv.get("p", b"k") is None
+
+
+def test_open_kv_sqlite_with_an_absolute_path_creates_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "lakever.db"
+    kv = open_kv(f"sqlite:///{path}")  # path is absolute: four slashes in all
+    try:
+        assert isinstance(kv, SQLiteKV)
+        kv.set("p", b"k", b"v")
+    finally:
+        kv.close()
+    assert path.is_file()
+
+
+def test_open_kv_sqlite_with_a_relative_path_uses_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    kv = open_kv("sqlite:///data/lakever.db")
+    kv.close()
+    assert (tmp_path / "data" / "lakever.db").is_file()
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_open_kv_postgres_urls_open_a_postgres_store(postgres_url: str, scheme: str) -> None:
+    url = postgres_url.replace("postgresql://", f"{scheme}://", 1)
+    kv = open_kv(url)
+    try:
+        assert isinstance(kv, PostgresKV)
+        kv.set("p", b"k", b"v")
+        assert kv.get("p", b"k") == b"v"
+    finally:
+        kv.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost",
+        "lakever.db",
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "mysql://root@localhost/db",
+    ],
+    ids=[
+        "unknown scheme",
+        "no scheme",
+        "sqlite without path",
+        "sqlite empty path",
+        "sqlite in memory",
+        "mysql",
+    ],
+)
+def test_open_kv_refuses_anything_else(url: str) -> None:
+    with pytest.raises(InvalidValue):
+        open_kv(url)
+
+
+def test_postgres_repr_never_shows_the_password(postgres_url: str) -> None:
+    # The local server trusts every password, so this one is real but never checked.
+    kv = PostgresKV(postgres_url.replace("postgres@", "postgres:s3cret@", 1))
+    try:
+        assert "s3cret" not in repr(kv)
+        assert "127.0.0.1:5432" in repr(kv)
+    finally:
+        kv.close()
