@@ -1,0 +1,125 @@
+"""One S3 request as the operations see it, and the bridge that streams its body into
+the synchronous catalog.
+
+The catalog and block store are synchronous; the body arrives on the event loop. An
+operation that consumes the body runs in a worker thread and pulls the body from the
+loop block by block (``run_with_body``), so an upload of any size holds about one block
+in memory and the loop stays free for other requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import anyio.from_thread
+import anyio.to_thread
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from lakever_server.gateway.errors import S3Error
+from lakever_server.gateway.payload import verified_body
+from lakever_server.gateway.sigv4 import Authenticated, SignableRequest
+
+T = TypeVar("T")
+BLOCK_SIZE = 1024 * 1024
+MAX_XML_BODY = 8 * 1024 * 1024
+
+
+def signable_request(request: Request) -> SignableRequest:
+    """The request's signed parts, with the path exactly as the client sent it."""
+    scope = request.scope
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe="/~")
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return SignableRequest(request.method, path, query, headers)
+
+
+@dataclass
+class S3Request:
+    """An authenticated S3 request, addressed path-style ``/<repo>/<ref>/<path>``.
+
+    Attributes:
+        repository: the bucket ("" for the service: ListBuckets).
+        ref: the first key segment ("" when the request addresses the bucket).
+        path: the rest of the key.
+        key: the full S3 key (``ref/path``).
+        query: the decoded query parameters (last value wins).
+    """
+
+    http: Request
+    services: Any
+    signable: SignableRequest
+    auth: Authenticated
+    repository: str
+    key: str
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return self.key.partition("/")[0]
+
+    @property
+    def path(self) -> str:
+        return self.key.partition("/")[2]
+
+    @property
+    def catalog(self) -> Any:
+        return self.services.catalog
+
+    def header(self, name: str) -> str | None:
+        return self.signable.header(name)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a synchronous catalog or store call in the thread pool."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def run_with_body(self, fn: Callable[[Iterator[bytes]], T]) -> T:
+        """Run ``fn(body)`` in a worker thread; ``body`` yields the verified object bytes."""
+        stream = self.http.stream().__aiter__()
+
+        async def next_block() -> bytes | None:
+            parts: list[bytes] = []
+            size = 0
+            while size < BLOCK_SIZE:
+                try:
+                    part = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                if part:
+                    parts.append(part)
+                    size += len(part)
+            return b"".join(parts) if parts else None
+
+        def raw_body() -> Iterator[bytes]:
+            while (block := anyio.from_thread.run(next_block)) is not None:
+                yield block
+
+        def run() -> T:
+            return fn(verified_body(raw_body(), self.auth, self.signable))
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def small_body(self, limit: int = MAX_XML_BODY) -> bytes:
+        """A small verified body (XML documents), refused beyond ``limit`` bytes."""
+
+        def read(body: Iterator[bytes]) -> bytes:
+            parts: list[bytes] = []
+            size = 0
+            for block in body:
+                size += len(block)
+                if size > limit:
+                    raise S3Error("MaxMessageLengthExceeded", "the request body is too large")
+                parts.append(block)
+            return b"".join(parts)
+
+        return await self.run_with_body(read)
+
+
+async def drain(stream: AsyncIterator[bytes]) -> None:
+    """Consume a body nobody reads, so the connection can be reused."""
+    async for _ in stream:
+        pass
