@@ -1,0 +1,144 @@
+"""The lakeFS REST client the commands talk through (``lakefs_sdk`` only).
+
+The command line is a client of any lakeFS-compatible endpoint: it never imports the
+server's own modules, so it behaves the same against lakever and against lakeFS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cached_property
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from lakefs_sdk.api.auth_api import AuthApi
+from lakefs_sdk.api.branches_api import BranchesApi
+from lakefs_sdk.api.commits_api import CommitsApi
+from lakefs_sdk.api.config_api import ConfigApi
+from lakefs_sdk.api.health_check_api import HealthCheckApi
+from lakefs_sdk.api.import_api import ImportApi
+from lakefs_sdk.api.objects_api import ObjectsApi
+from lakefs_sdk.api.refs_api import RefsApi
+from lakefs_sdk.api.repositories_api import RepositoriesApi
+from lakefs_sdk.api.tags_api import TagsApi
+from lakefs_sdk.api_client import ApiClient
+from lakefs_sdk.configuration import Configuration
+from lakefs_sdk.exceptions import ApiException
+
+from lakever_server.cli.config import ClientConfig
+
+T = TypeVar("T")
+PAGE_SIZE = 1000
+
+
+class LakeClient:
+    """One configured ``ApiClient`` and the API groups the commands use."""
+
+    def __init__(self, config: ClientConfig, *, pool_size: int = 16) -> None:
+        self.config = config
+        configuration = Configuration(
+            host=config.endpoint_url,
+            username=config.access_key_id or None,
+            password=config.secret_access_key or None,
+        )
+        # Parallel transfers share this pool: one connection per worker thread.
+        configuration.connection_pool_maxsize = pool_size
+        self.api_client = ApiClient(configuration)
+
+    def close(self) -> None:
+        self.api_client.close()  # type: ignore[no-untyped-call]
+
+    def open_object(self, repository: str, ref: str, path: str) -> Any:
+        """Start a ``GET`` of an object's content and return the unread response.
+
+        The generated ``get_object`` reads the whole body into memory; transfers stream
+        instead, over the same connection pool and credentials as every other call.
+
+        Raises:
+            ApiException: the server answered with an error status.
+        """
+        configuration = self.api_client.configuration
+        url = (
+            f"{configuration.host}/repositories/{quote(repository, safe='')}"
+            f"/refs/{quote(ref, safe='')}/objects?{urlencode({'path': path})}"
+        )
+        headers = {"Accept": "application/octet-stream"}
+        auth = configuration.auth_settings().get("basic_auth")
+        if auth:
+            headers[auth["key"]] = auth["value"]
+        pool = self.api_client.rest_client.pool_manager
+        response = pool.request("GET", url, headers=headers, preload_content=False)
+        if response.status >= 400:
+            error = ApiException(status=response.status, reason=response.reason)
+            error.body = response.data.decode("utf-8", errors="replace")
+            response.release_conn()
+            raise error
+        return response
+
+    @cached_property
+    def repositories(self) -> RepositoriesApi:
+        return RepositoriesApi(self.api_client)
+
+    @cached_property
+    def branches(self) -> BranchesApi:
+        return BranchesApi(self.api_client)
+
+    @cached_property
+    def commits(self) -> CommitsApi:
+        return CommitsApi(self.api_client)
+
+    @cached_property
+    def refs(self) -> RefsApi:
+        return RefsApi(self.api_client)
+
+    @cached_property
+    def tags(self) -> TagsApi:
+        return TagsApi(self.api_client)
+
+    @cached_property
+    def objects(self) -> ObjectsApi:
+        return ObjectsApi(self.api_client)
+
+    @cached_property
+    def imports(self) -> ImportApi:
+        return ImportApi(self.api_client)
+
+    @cached_property
+    def auth(self) -> AuthApi:
+        return AuthApi(self.api_client)
+
+    @cached_property
+    def config_api(self) -> ConfigApi:
+        return ConfigApi(self.api_client)
+
+    @cached_property
+    def health(self) -> HealthCheckApi:
+        return HealthCheckApi(self.api_client)
+
+
+def paginate(fetch: Callable[[str], Any], *, limit: int | None = None) -> Iterator[Any]:
+    """Every result of a paginated listing, following ``next_offset``.
+
+    Args:
+        fetch: called with the ``after`` token; returns a ``*List`` model with
+            ``results`` and ``pagination``.
+        limit: stop after this many results (``None``: all of them).
+    """
+    after = ""
+    produced = 0
+    while True:
+        page = fetch(after)
+        for item in page.results:
+            if limit is not None and produced >= limit:
+                return
+            produced += 1
+            yield item
+        pagination = page.pagination
+        if not pagination.has_more or not pagination.next_offset:
+            return
+        after = pagination.next_offset
+
+
+def page_size(limit: int | None) -> int:
+    """The ``amount`` to ask per page for a listing capped at ``limit``."""
+    return PAGE_SIZE if limit is None else max(1, min(limit, PAGE_SIZE))

@@ -1,0 +1,213 @@
+"""``lakever branch create|list|show|delete|reset|revert`` and ``lakever revert``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from lakefs_sdk.models.branch_creation import BranchCreation
+from lakefs_sdk.models.reset_creation import ResetCreation
+from lakefs_sdk.models.revert_creation import RevertCreation
+
+from lakever_server.cli.client import page_size, paginate
+from lakever_server.cli.commands.common import (
+    AmountOption,
+    YesOption,
+    commit_row,
+    confirm,
+    default_repository,
+)
+from lakever_server.cli.errors import UsageError
+from lakever_server.cli.output import OutputFormat, emit_message, emit_record, emit_rows
+from lakever_server.cli.state import OutputOption, state_of
+from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
+
+app = typer.Typer(
+    help="Create, list, show, delete, reset and revert branches.", no_args_is_help=True
+)
+
+BranchArg = Annotated[
+    str, typer.Argument(help="lakefs://<repository>/<branch>", metavar="BRANCH_URI")
+]
+ParentOption = Annotated[
+    int | None,
+    typer.Option(
+        "--parent-number", "-m", min=1, help="For a merge commit: the parent to diff against."
+    ),
+]
+
+
+def _branch(ctx: typer.Context, text: str) -> tuple[str, str]:
+    uri = parse_ref(text, default_repository=default_repository(state_of(ctx)), what="branch")
+    return uri.repository, uri.ref_or_fail
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    uri: BranchArg,
+    source: Annotated[
+        str, typer.Option("--source", "-s", help="Ref to branch from: lakefs://repo/main or main.")
+    ],
+    output: OutputOption = None,
+) -> None:
+    """Create a branch at the head of a source ref (zero-copy)."""
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    branch_uri, source_uri = parse_refs(
+        [uri, source], default_repository=default_repository(state), what="ref"
+    )
+    creation = BranchCreation.from_dict(
+        {"name": branch_uri.ref_or_fail, "source": source_uri.ref_or_fail}
+    )
+    commit_id = state.client.branches.create_branch(branch_uri.repository, creation)
+    emit_message(
+        f"Branch {branch_uri} created from {source_uri.ref} at {commit_id}",
+        fmt,
+        repository=branch_uri.repository,
+        branch=branch_uri.ref,
+        source=source_uri.ref,
+        commit_id=commit_id,
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    uri: Annotated[str, typer.Argument(help="lakefs://<repository>", metavar="REPOSITORY_URI")],
+    prefix: Annotated[str | None, typer.Option("--prefix", help="Only names starting so.")] = None,
+    amount: AmountOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List the branches of a repository and the commit each points at."""
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    repository = parse_repository(uri).repository
+    api = state.client.branches
+    refs = paginate(
+        lambda after: api.list_branches(
+            repository, prefix=prefix, after=after, amount=page_size(amount)
+        ),
+        limit=amount,
+    )
+    emit_rows([r.to_dict() for r in refs], ("id", "commit_id"), fmt)
+
+
+@app.command("show")
+def show(ctx: typer.Context, uri: BranchArg, output: OutputOption = None) -> None:
+    """Show a branch: its head commit."""
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    repository, branch = _branch(ctx, uri)
+    ref = state.client.branches.get_branch(repository, branch)
+    commit = state.client.commits.get_commit(repository, ref.commit_id)
+    row: dict[str, Any] = {
+        "branch": ref.id,
+        "commit_id": ref.commit_id,
+        "message": commit.message,
+        "committer": commit.committer,
+        "date": commit_row(commit)["date"],
+    }
+    emit_record(row, fmt)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context, uri: BranchArg, yes: YesOption = False, output: OutputOption = None
+) -> None:
+    """Delete a branch (its commits stay reachable from other refs)."""
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    repository, branch = _branch(ctx, uri)
+    confirm(f"Delete branch {branch} of {repository}?", yes)
+    state.client.branches.delete_branch(repository, branch)
+    emit_message(f"Branch {branch} deleted", fmt, repository=repository, branch=branch)
+
+
+@app.command("reset")
+def reset(
+    ctx: typer.Context,
+    uri: BranchArg,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="Only under this prefix.")] = None,
+    object_path: Annotated[str | None, typer.Option("--object", help="Only this object.")] = None,
+    yes: YesOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Drop uncommitted changes of a branch (all, under a prefix, or one object)."""
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    if prefix is not None and object_path is not None:
+        raise UsageError("give --prefix or --object, not both")
+    repository, branch = _branch(ctx, uri)
+    if object_path is not None:
+        creation = ResetCreation.from_dict({"type": "object", "path": object_path})
+    elif prefix is not None:
+        creation = ResetCreation.from_dict({"type": "common_prefix", "path": prefix})
+    else:
+        creation = ResetCreation.from_dict({"type": "reset"})
+    confirm(f"Discard uncommitted changes on {branch}?", yes)
+    state.client.branches.reset_branch(repository, branch, creation)
+    emit_message(f"Branch {branch} reset", fmt, repository=repository, branch=branch)
+
+
+def revert_commits(
+    ctx: typer.Context,
+    uri: str,
+    commits: list[str],
+    parent_number: int | None,
+    allow_empty: bool,
+    yes: bool,
+    output: OutputFormat | None,
+) -> None:
+    """Revert ``commits`` on a branch, in the order given, one revert commit each."""
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    repository, branch = _branch(ctx, uri)
+    if not commits:
+        raise UsageError("give at least one commit to revert")
+    refs = [parse_ref(c, default_repository=repository, what="commit") for c in commits]
+    if any(r.repository != repository for r in refs):
+        raise UsageError("commits to revert must be in the branch's repository")
+    confirm(f"Revert {len(refs)} commit(s) on {branch}?", yes)
+    api = state.client.branches
+    reverted: list[dict[str, str]] = []
+    for ref in refs:
+        creation = RevertCreation.from_dict(
+            {
+                "ref": ref.ref_or_fail,
+                "parent_number": parent_number or 0,
+                "allow_empty": allow_empty,
+            }
+        )
+        api.revert_branch(repository, branch, creation)
+        head = api.get_branch(repository, branch).commit_id
+        reverted.append({"reverted": ref.ref_or_fail, "commit_id": head})
+    if fmt is OutputFormat.JSON:
+        emit_rows(reverted, ("reverted", "commit_id"), fmt)
+        return
+    for item in reverted:
+        emit_message(
+            f"Reverted {item['reverted']} on {branch}: new commit {item['commit_id']}", fmt
+        )
+
+
+CommitsArg = Annotated[
+    list[str], typer.Argument(help="Commits (ids or refs such as main~1) to revert, in order.")
+]
+AllowEmptyOption = Annotated[
+    bool, typer.Option("--allow-empty", help="Commit even when the revert changes nothing.")
+]
+
+
+@app.command("revert")
+def revert(
+    ctx: typer.Context,
+    uri: BranchArg,
+    commits: CommitsArg,
+    parent_number: ParentOption = None,
+    allow_empty: AllowEmptyOption = False,
+    yes: YesOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Revert one or more commits on a branch: `branch revert lakefs://repo/main a1 b2`."""
+    revert_commits(ctx, uri, commits, parent_number, allow_empty, yes, output)
