@@ -1,0 +1,552 @@
+"""``Graveler``: the facade of the versioning core that the catalog calls.
+
+Keys and values are bytes; values are ``model.Value`` encodings (identity + data).
+Branch heads change only by compare-and-set (``RepositoryContext.update_branch``).
+Operations that move a head (commit, merge, revert, cherry-pick, import) also take an
+in-process lock per branch: it only saves wasted work between threads of one server;
+correctness across processes comes from the compare-and-set alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from lakever_server.errors import (
+    DirtyBranch,
+    InvalidValue,
+    NoChanges,
+    PreconditionFailed,
+    TooManyRequests,
+)
+from lakever_server.graveler import commits, fsck, merge
+from lakever_server.graveler.commits import CommitRequest, LogFilter
+from lakever_server.graveler.model import (
+    BranchRecord,
+    CommitRecord,
+    RepositoryRecord,
+    TagRecord,
+    value_identity,
+)
+from lakever_server.graveler.names import (
+    validate_branch_name,
+    validate_repository_id,
+    validate_tag_name,
+)
+from lakever_server.graveler.refs import RefStore, ResolvedRef, repo_partition
+from lakever_server.graveler.repository import MAX_CAS_ATTEMPTS, RepositoryContext
+from lakever_server.graveler.staging import StagingArea, merge_newest_first, new_token
+from lakever_server.graveler.tree import BlockNodeStore, NodeCache, Tree
+from lakever_server.storage.block.base import BlockStore
+from lakever_server.storage.kv.base import KVStore
+
+Condition = Callable[[bytes | None], None]
+"""Checks the currently visible value before a conditional write; raises to refuse."""
+
+
+@dataclass(frozen=True)
+class DiffEntry:
+    """One key that differs: its value on the left (``None``: absent) and the right."""
+
+    key: bytes
+    left: bytes | None
+    right: bytes | None
+
+    @property
+    def kind(self) -> str:
+        if self.left is None:
+            return "added"
+        if self.right is None:
+            return "removed"
+        return "changed"
+
+
+class Graveler:
+    """Repositories, branches, staging, commits, tags, diff, merge, revert, import."""
+
+    def __init__(self, kv: KVStore, block: BlockStore, *, cache: NodeCache | None = None) -> None:
+        self.kv = kv
+        self.block = block
+        self.refs = RefStore(kv)
+        self.staging = StagingArea(kv)
+        self.cache = cache if cache is not None else NodeCache()
+        self._trees: dict[str, Tree] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------
+    def tree_for(self, storage_namespace: str) -> Tree:
+        with self._guard:
+            tree = self._trees.get(storage_namespace)
+            if tree is None:
+                store = BlockNodeStore(self.block, storage_namespace.rstrip("/"), self.cache)
+                tree = self._trees[storage_namespace] = Tree(store)
+            return tree
+
+    def open(self, repository: str) -> RepositoryContext:
+        repo = self.refs.get_repository(repository)
+        return RepositoryContext(
+            repo, self.refs, self.staging, self.tree_for(repo.storage_namespace)
+        )
+
+    def _lock(self, ctx: RepositoryContext, branch: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((ctx.repo.instance_id, branch), threading.Lock())
+
+    # -- repositories -----------------------------------------------------------------
+    def create_repository(
+        self,
+        repository: str,
+        storage_namespace: str,
+        default_branch: str = "main",
+        *,
+        bare: bool = False,
+        creator: str = "",
+        creation_date: int | None = None,
+    ) -> RepositoryRecord:
+        """Create a repository and, unless ``bare``, its first commit and default branch.
+
+        The branch and commit are written to the new instance partition before the
+        repository record appears, so a crash never leaves a repository without them.
+        """
+        validate_repository_id(repository)
+        validate_branch_name(default_branch)
+        if not storage_namespace or "://" not in storage_namespace:
+            raise InvalidValue("invalid storage namespace", field="storage_namespace")
+        date = int(time.time()) if creation_date is None else creation_date
+        repo = RepositoryRecord(
+            repository, storage_namespace, default_branch, date, uuid.uuid4().hex
+        )
+        if not bare:
+            ctx = RepositoryContext(repo, self.refs, self.staging, self.tree_for(storage_namespace))
+            request = CommitRequest(creator, "Repository created", {}, date)
+            first = commits.new_commit(ctx, [], ctx.tree.build(()), request)
+            self.refs.create_branch(repo, default_branch, BranchRecord(first.id, new_token()))
+        try:
+            self.refs.create_repository(repo)
+        except Exception:
+            self.kv.drop_partition(repo_partition(repo))
+            raise
+        return repo
+
+    def get_repository(self, repository: str) -> RepositoryRecord:
+        return self.refs.get_repository(repository)
+
+    def list_repositories(
+        self, prefix: str = "", after: str = "", search: str = ""
+    ) -> Iterator[RepositoryRecord]:
+        for repo in self.refs.scan_repositories(prefix, after):
+            if search in repo.id:
+                yield repo
+
+    def delete_repository(self, repository: str) -> None:
+        self.refs.delete_repository(self.refs.get_repository(repository))
+
+    def get_setting(self, repository: str, name: str) -> bytes | None:
+        return self.refs.get_setting(self.refs.get_repository(repository), name)
+
+    def set_setting(
+        self,
+        repository: str,
+        name: str,
+        value: bytes | None,
+        *,
+        expected: bytes | None = None,
+        check: bool = False,
+    ) -> None:
+        """Write (or with ``value=None`` delete) a setting; ``check`` makes it a CAS."""
+        repo = self.refs.get_repository(repository)
+        if value is None:
+            self.refs.delete_setting(repo, name)
+        elif check:
+            self.refs.set_setting_if(repo, name, value, expected)
+        else:
+            self.refs.set_setting(repo, name, value)
+
+    # -- branches ---------------------------------------------------------------------
+    def create_branch(
+        self, repository: str, branch: str, source_ref: str, *, hidden: bool = False
+    ) -> BranchRecord:
+        """Point a new branch at the source's commit: one metadata write, no copying."""
+        validate_branch_name(branch)
+        ctx = self.open(repository)
+        commit_id = ctx.resolve(source_ref).commit_id
+        record = BranchRecord(commit_id, new_token(), (), hidden)
+        self.refs.create_branch(ctx.repo, branch, record)
+        return record
+
+    def get_branch(self, repository: str, branch: str) -> BranchRecord:
+        validate_branch_name(branch)
+        return self.open(repository).read_branch(branch)[1]
+
+    def list_branches(
+        self, repository: str, prefix: str = "", after: str = ""
+    ) -> Iterator[tuple[str, BranchRecord]]:
+        return self.refs.scan_branches(self.refs.get_repository(repository), prefix, after)
+
+    def delete_branch(self, repository: str, branch: str) -> None:
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        if branch == ctx.repo.default_branch:
+            raise InvalidValue("cannot delete the repository's default branch", field="branch")
+        for _ in range(MAX_CAS_ATTEMPTS):
+            raw, record = ctx.read_branch(branch)
+            try:
+                self.refs.delete_branch_if(ctx.repo, branch, raw)
+            except PreconditionFailed:
+                continue
+            self.staging.drop(record.tokens)
+            return
+        raise TooManyRequests(f"branch {branch} is changing too fast; retry")
+
+    def reset_branch(
+        self, repository: str, branch: str, *, key: bytes | None = None, prefix: bytes | None = None
+    ) -> None:
+        """Drop uncommitted changes: all, one key, or every key under a prefix."""
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        if key is not None or prefix is not None:
+            record = ctx.read_branch(branch)[1]
+            if key is not None:
+                self.staging.drop_key(record.tokens, key)
+            else:
+                self.staging.drop_prefix(record.tokens, prefix or b"")
+            return
+        old, _ = ctx.update_branch(
+            branch, lambda b: b.with_changes(staging_token=new_token(), sealed_tokens=())
+        )
+        self.staging.drop(old.tokens)
+
+    def hard_reset_branch(self, repository: str, branch: str, ref: str) -> BranchRecord:
+        """Point the branch at ``ref``'s commit and drop its uncommitted changes."""
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        target = ctx.resolve(ref).commit_id
+        with self._lock(ctx, branch):
+            old, new = ctx.update_branch(
+                branch,
+                lambda b: b.with_changes(
+                    commit_id=target, staging_token=new_token(), sealed_tokens=()
+                ),
+            )
+        self.staging.drop(old.tokens)
+        return new
+
+    # -- reading ----------------------------------------------------------------------
+    def resolve(self, repository: str, ref: str) -> ResolvedRef:
+        return self.open(repository).resolve(ref)
+
+    def get(self, repository: str, ref: str, key: bytes) -> bytes | None:
+        ctx = self.open(repository)
+        return ctx.get(ctx.resolve(ref), key)
+
+    def iterate(
+        self, repository: str, ref: str, start: bytes = b"", end: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        ctx = self.open(repository)
+        return ctx.iterate(ctx.resolve(ref), start, end)
+
+    # -- staging writes ---------------------------------------------------------------
+    def set(
+        self,
+        repository: str,
+        branch: str,
+        key: bytes,
+        value: bytes | None,
+        *,
+        condition: Condition | None = None,
+    ) -> None:
+        """Stage ``value`` (``None``: a tombstone) at ``key`` on ``branch``.
+
+        After writing, the branch is re-read: if a commit sealed the token meanwhile,
+        the write is repeated in the new token, so it is never lost (lakeFS's
+        "safe branch write"). ``condition`` sees the visible value and may raise; the
+        staged entry is then written by compare-and-set so the check holds when written.
+        """
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            record = ctx.read_branch(branch)[1]
+            token = record.staging_token
+            if condition is None:
+                self.staging.set(token, key, value)
+            else:
+                expected = self.staging.get_raw(token, key)
+                condition(ctx.get(ResolvedRef(record.commit_id, branch, record), key))
+                try:
+                    self.staging.set_if(token, key, value, expected)
+                except PreconditionFailed:
+                    continue
+            if ctx.read_branch(branch)[1].staging_token == token:
+                return
+        raise TooManyRequests(f"branch {branch} is changing too fast; retry")
+
+    def set_many(
+        self, repository: str, branch: str, items: Sequence[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Stage many changes in one metadata batch (same sealing rule as ``set``)."""
+        ctx = self.open(repository)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            token = ctx.read_branch(branch)[1].staging_token
+            self.staging.set_many(token, items)
+            if ctx.read_branch(branch)[1].staging_token == token:
+                return
+        raise TooManyRequests(f"branch {branch} is changing too fast; retry")
+
+    # -- commits ----------------------------------------------------------------------
+    def commit(self, repository: str, branch: str, request: CommitRequest) -> CommitRecord:
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        with self._lock(ctx, branch):
+            return commits.commit_branch(ctx, branch, request)
+
+    def get_commit(self, repository: str, ref: str) -> CommitRecord:
+        ctx = self.open(repository)
+        return ctx.commit(ctx.resolve(ref).commit_id)
+
+    def log(self, repository: str, ref: str, flt: LogFilter) -> Iterator[CommitRecord]:
+        ctx = self.open(repository)
+        return commits.log(ctx, ctx.resolve(ref).commit_id, flt)
+
+    # -- tags -------------------------------------------------------------------------
+    def create_tag(self, repository: str, tag: str, ref: str, *, force: bool = False) -> TagRecord:
+        validate_tag_name(tag)
+        ctx = self.open(repository)
+        commit_id = ctx.resolve(ref).commit_id
+        self.refs.create_tag(ctx.repo, tag, commit_id, force)
+        return TagRecord(tag, commit_id)
+
+    def get_tag(self, repository: str, tag: str) -> TagRecord:
+        validate_tag_name(tag)
+        return self.refs.get_tag(self.refs.get_repository(repository), tag)
+
+    def list_tags(self, repository: str, prefix: str = "", after: str = "") -> Iterator[TagRecord]:
+        return self.refs.scan_tags(self.refs.get_repository(repository), prefix, after)
+
+    def delete_tag(self, repository: str, tag: str) -> None:
+        validate_tag_name(tag)
+        self.refs.delete_tag(self.refs.get_repository(repository), tag)
+
+    # -- diff -------------------------------------------------------------------------
+    def merge_base(self, repository: str, left_ref: str, right_ref: str) -> tuple[str, str, str]:
+        """``(base, left commit, right commit)``."""
+        ctx = self.open(repository)
+        left, right = ctx.resolve(left_ref).commit_id, ctx.resolve(right_ref).commit_id
+        return commits.merge_base(ctx, left, right), left, right
+
+    def diff(
+        self,
+        repository: str,
+        left_ref: str,
+        right_ref: str,
+        *,
+        three_dot: bool = False,
+        start: bytes = b"",
+        end: bytes | None = None,
+    ) -> Iterator[DiffEntry]:
+        """Keys whose identities differ between two refs' commits (three-dot: from their
+        merge base to the right). Equal subtrees are skipped by id."""
+        ctx = self.open(repository)
+        left, right = ctx.resolve(left_ref).commit_id, ctx.resolve(right_ref).commit_id
+        if three_dot:
+            left = commits.merge_base(ctx, left, right)
+        return self._diff_roots(ctx.tree, ctx.root_of(left), ctx.root_of(right), start, end)
+
+    @staticmethod
+    def _diff_roots(
+        tree: Tree, left: str, right: str, start: bytes, end: bytes | None
+    ) -> Iterator[DiffEntry]:
+        for change in tree.diff(left, right, start, end):
+            if value_identity(change.left) != value_identity(change.right):
+                yield DiffEntry(change.key, change.left, change.right)
+
+    def diff_uncommitted(
+        self, repository: str, branch: str, *, start: bytes = b"", end: bytes | None = None
+    ) -> Iterator[DiffEntry]:
+        """Staged changes of a branch against its head commit (no-op tombstones hidden)."""
+        ctx = self.open(repository)
+        record = ctx.read_branch(branch)[1]
+        root = ctx.root_of(record.commit_id)
+        for key, staged in self.staging.changes(record.tokens, start, end):
+            committed = ctx.tree.get(root, key)
+            if value_identity(committed) != value_identity(staged):
+                yield DiffEntry(key, committed, staged)
+
+    # -- merge, revert, cherry-pick ---------------------------------------------------
+    def merge(
+        self,
+        repository: str,
+        source_ref: str,
+        destination: str,
+        request: CommitRequest,
+        *,
+        strategy: str | None = None,
+        squash: bool = False,
+    ) -> tuple[CommitRecord, dict[str, int]]:
+        """Three-way merge into ``destination``; always a new commit (no fast-forward)."""
+        ctx = self.open(repository)
+        validate_branch_name(destination)
+        source = ctx.resolve(source_ref).commit_id
+        with self._lock(ctx, destination):
+            for _ in range(MAX_CAS_ATTEMPTS):
+                raw, dest = ctx.read_branch(destination)
+                self._require_clean(dest, destination)
+                base = commits.merge_base(ctx, source, dest.commit_id)
+                head_root = ctx.root_of(dest.commit_id)
+                outcome = merge.three_way_merge(
+                    ctx.tree, ctx.root_of(base), ctx.root_of(source), head_root, strategy
+                )
+                if outcome.root == head_root and not request.allow_empty:
+                    raise NoChanges(f"merge: no changes between {source_ref} and {destination}")
+                parents = [dest.commit_id] if squash else [dest.commit_id, source]
+                commit = commits.new_commit(ctx, parents, outcome.root, request)
+                try:
+                    self.refs.set_branch_if(
+                        ctx.repo, destination, dest.with_changes(commit_id=commit.id), raw
+                    )
+                except PreconditionFailed:
+                    continue
+                return commit, outcome.summary
+        raise TooManyRequests(f"branch {destination} is changing too fast; retry the merge")
+
+    def _require_clean(self, record: BranchRecord, branch: str) -> None:
+        if not self.staging.is_empty(record.tokens):
+            raise DirtyBranch(f"branch {branch} has uncommitted changes")
+
+    def revert(
+        self,
+        repository: str,
+        branch: str,
+        refs: Sequence[str],
+        request: CommitRequest,
+        *,
+        parent_number: int = 0,
+    ) -> CommitRecord:
+        """Undo one or several commits on ``branch`` in one commit (newest first)."""
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        if not refs:
+            raise InvalidValue("nothing to revert", field="refs")
+        targets = sorted(
+            (ctx.commit(ctx.resolve(r).commit_id) for r in refs),
+            key=lambda c: (c.generation, c.creation_date),
+            reverse=True,
+        )
+
+        def build(head_root: str) -> str:
+            root = head_root
+            for target in targets:
+                parent_root = self._parent_root(ctx, target, parent_number)
+                root = merge.three_way_merge(ctx.tree, target.meta_range_id, parent_root, root).root
+            return root
+
+        return self._commit_on_head(ctx, branch, build, request)
+
+    def cherry_pick(
+        self,
+        repository: str,
+        branch: str,
+        ref: str,
+        request: CommitRequest,
+        *,
+        parent_number: int = 0,
+    ) -> CommitRecord:
+        """Apply ``ref``'s change on ``branch``; metadata records ``cherry-pick-origin``."""
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        target = ctx.commit(ctx.resolve(ref).commit_id)
+        parent_root = self._parent_root(ctx, target, parent_number)
+
+        def build(head_root: str) -> str:
+            return merge.three_way_merge(
+                ctx.tree, parent_root, target.meta_range_id, head_root
+            ).root
+
+        return self._commit_on_head(ctx, branch, build, request)
+
+    @staticmethod
+    def _parent_root(ctx: RepositoryContext, commit: CommitRecord, parent_number: int) -> str:
+        """The tree of the parent a revert or cherry-pick compares ``commit`` with."""
+        parents = commit.parents
+        if len(parents) > 1 and parent_number == 0:
+            raise InvalidValue(
+                f"commit {commit.id} is a merge commit: parent_number is required",
+                field="parent_number",
+            )
+        if parent_number < 0 or parent_number > max(len(parents), 1):
+            raise InvalidValue(
+                f"parent_number {parent_number} out of range: commit has {len(parents)} parents",
+                field="parent_number",
+            )
+        if not parents:
+            return ctx.tree.build(())  # stores the empty root if a bare repo lacks it
+        return ctx.root_of(parents[max(parent_number, 1) - 1])
+
+    def _commit_on_head(
+        self,
+        ctx: RepositoryContext,
+        branch: str,
+        build: Callable[[str], str],
+        request: CommitRequest,
+    ) -> CommitRecord:
+        """Commit ``build(head tree)`` on a clean branch with the head as only parent."""
+        with self._lock(ctx, branch):
+            for _ in range(MAX_CAS_ATTEMPTS):
+                raw, record = ctx.read_branch(branch)
+                self._require_clean(record, branch)
+                head_root = ctx.root_of(record.commit_id)
+                root = build(head_root)
+                if root == head_root and not request.allow_empty:
+                    raise NoChanges("no changes to commit")
+                commit = commits.new_commit(ctx, [record.commit_id], root, request)
+                try:
+                    self.refs.set_branch_if(
+                        ctx.repo, branch, record.with_changes(commit_id=commit.id), raw
+                    )
+                except PreconditionFailed:
+                    continue
+                return commit
+        raise TooManyRequests(f"branch {branch} is changing too fast; retry")
+
+    # -- bulk import ------------------------------------------------------------------
+    def import_items(
+        self,
+        repository: str,
+        branch: str,
+        items: Callable[[], Iterable[tuple[bytes, bytes]]],
+        request: CommitRequest,
+    ) -> CommitRecord:
+        """Commit sorted, unique ``items`` over the head tree in one commit.
+
+        Builds the new tree in one streaming pass with ``Tree.build`` over the items
+        merged into the head tree (no staging round trip); staged changes stay staged.
+        ``items`` is a factory so a lost head race can rebuild.
+        """
+        ctx = self.open(repository)
+        validate_branch_name(branch)
+        with self._lock(ctx, branch):
+            for _ in range(MAX_CAS_ATTEMPTS):
+                raw, record = ctx.read_branch(branch)
+                head_root = ctx.root_of(record.commit_id)
+                merged = merge_newest_first([items(), ctx.tree.iterate(head_root)])
+                root = ctx.tree.build((k, v) for k, v in merged if v is not None)
+                commit = commits.new_commit(ctx, [record.commit_id], root, request)
+                try:
+                    self.refs.set_branch_if(
+                        ctx.repo, branch, record.with_changes(commit_id=commit.id), raw
+                    )
+                except PreconditionFailed:
+                    continue
+                return commit
+        raise TooManyRequests(f"branch {branch} is changing too fast; retry the import")
+
+    # -- verification -----------------------------------------------------------------
+    def verify(self, repository: str, check_value: fsck.ValueCheck | None = None) -> list[str]:
+        """fsck (see ``fsck.verify``): the list of problems, empty when consistent."""
+        return fsck.verify(self.open(repository), check_value)
+
+
+__all__ = ["CommitRequest", "DiffEntry", "Graveler", "LogFilter"]

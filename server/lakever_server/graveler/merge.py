@@ -1,0 +1,99 @@
+"""Three-way merge of trees, and revert and cherry-pick as merges with a chosen base.
+
+Everything here walks two ``Tree.diff`` streams from the base (each skips subtrees
+equal by id, so cost scales with the change) and joins them by key:
+
+- changed on the source only: take the source's value;
+- changed on the destination only: keep it;
+- changed on both to the same identity (or both removed): not a conflict;
+- changed on both differently: a conflict, unless a strategy picks a side.
+
+Every conflict is collected before failing, so ``MergeConflict`` lists them all with
+the reason for each. Revert of commit C (parent P) on head H is ``merge(base=C,
+source=P, destination=H)``; cherry-pick of C is ``merge(base=P, source=C,
+destination=H)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lakever_server.errors import ConflictingPath, MergeConflict
+from lakever_server.graveler.model import value_identity
+from lakever_server.graveler.tree import Tree
+
+Change = tuple[bytes, bytes | None]  # (key, new value or None to delete)
+
+
+@dataclass
+class MergeOutcome:
+    """The merged tree and what the merge did to the destination."""
+
+    root: str
+    summary: dict[str, int] = field(default_factory=dict)
+
+
+def _kind(before: bytes | None, after: bytes | None) -> str:
+    if before is None:
+        return "added"
+    if after is None:
+        return "removed"
+    return "changed"
+
+
+def _diff(tree: Tree, left: str, right: str) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
+    """``(key, left, right)`` for keys whose identities differ (mtime-only changes skip)."""
+    for change in tree.diff(left, right):
+        if value_identity(change.left) != value_identity(change.right):
+            yield change.key, change.left, change.right
+
+
+def _reason(source: str, destination: str) -> str:
+    if source == destination == "changed":
+        return "changed on both sides"
+    if source == destination == "added":
+        return "added on both sides with different content"
+    return f"{destination} on destination, {source} on source"
+
+
+def three_way_merge(
+    tree: Tree, base: str, source: str, destination: str, strategy: str | None = None
+) -> MergeOutcome:
+    """Merge ``source`` into ``destination`` against ``base``; returns the new root.
+
+    Raises ``MergeConflict`` naming every conflicting path unless ``strategy`` is
+    ``"dest-wins"`` or ``"source-wins"``.
+    """
+    changes: list[Change] = []
+    conflicts: list[ConflictingPath] = []
+    summary = {"added": 0, "removed": 0, "changed": 0, "conflict": 0}
+    src_iter, dst_iter = _diff(tree, base, source), _diff(tree, base, destination)
+    src, dst = next(src_iter, None), next(dst_iter, None)
+    while src is not None:
+        if dst is not None and dst[0] < src[0]:
+            dst = next(dst_iter, None)
+            continue
+        key, before, after = src
+        if dst is None or dst[0] != key:
+            changes.append((key, after))
+            summary[_kind(before, after)] += 1
+        elif value_identity(dst[2]) != value_identity(after):
+            summary["conflict"] += 1
+            if strategy == "source-wins":
+                changes.append((key, after))
+            elif strategy != "dest-wins":
+                src_kind, dst_kind = _kind(before, after), _kind(dst[1], dst[2])
+                conflicts.append(
+                    ConflictingPath(
+                        path=key.decode("utf-8", "replace"),
+                        reason=_reason(src_kind, dst_kind),
+                        source=src_kind,
+                        destination=dst_kind,
+                    )
+                )
+        src = next(src_iter, None)
+    if conflicts:
+        raise MergeConflict(conflicts)
+    root = tree.apply(destination, iter(changes)) if changes else destination
+    return MergeOutcome(root=root, summary=summary)
