@@ -31,6 +31,10 @@ def authenticate(request: SignableRequest, auth_service: Any) -> Authenticated:
 
     def secret_of(access_key_id: str) -> str | None:
         credential = auth_service.lookup_credential(access_key_id)
+        if credential is None:
+            # A miss may be a cached one from before the key was created (the auth cache
+            # keeps misses too); a key the client holds is worth one uncached look.
+            credential = auth_service.lookup_credential(access_key_id, use_cache=False)
         return None if credential is None else str(credential.secret_access_key)
 
     authorization = request.header("authorization") or ""

@@ -57,10 +57,12 @@ def ensure_branch(catalog: Any, repository: str, ref: str) -> None:
     """Writes go to branches only: a tag or commit id is ``AccessDenied``."""
     try:
         catalog.get_branch(repository, ref)
-    except errors.NotFound:
+    except (errors.NotFound, errors.InvalidValue):  # tag names need not be branch names
         try:
             catalog.get_commit(repository, ref)
-        except errors.NotFound:
+        except errors.NotFound as missing:
+            if missing.kind == "repository":
+                raise
             raise errors.NotFound(f"branch {ref} not found", kind="branch", name=ref) from None
         raise errors.Forbidden(f"{ref} is not a branch: only branches can be written") from None
 

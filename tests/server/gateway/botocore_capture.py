@@ -32,11 +32,12 @@ def s3_client(
     endpoint: str = "http://127.0.0.1:9000",
     secret: str = SECRET,
     signature_version: str = "s3v4",
+    access_key_id: str = ACCESS_KEY_ID,
 ) -> Any:
     client = boto3.client(
         "s3",
         endpoint_url=endpoint,
-        aws_access_key_id=ACCESS_KEY_ID,
+        aws_access_key_id=access_key_id,
         aws_secret_access_key=secret,
         region_name="us-east-1",
         config=Config(signature_version=signature_version, s3={"addressing_style": "path"}),
