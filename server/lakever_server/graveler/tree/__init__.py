@@ -33,3 +33,29 @@ Interface (what graveler uses)::
             # subtrees with equal ids on both sides are skipped without being read.
         def count(self, root: str) -> int   # from counts kept in internal nodes
 """
+
+from __future__ import annotations
+
+from lakever_server.graveler.tree.cache import DEFAULT_CACHE_BYTES, NodeCache
+from lakever_server.graveler.tree.chunker import DEFAULT_RULE, ChunkingRule
+from lakever_server.graveler.tree.codec import FORMAT_VERSION, CorruptNode, Node
+from lakever_server.graveler.tree.cursor import TreeCursor
+from lakever_server.graveler.tree.diff import Change
+from lakever_server.graveler.tree.nodes import BlockNodeStore, MemoryNodeStore, NodeStore
+from lakever_server.graveler.tree.tree import Tree
+
+__all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "DEFAULT_RULE",
+    "FORMAT_VERSION",
+    "BlockNodeStore",
+    "Change",
+    "ChunkingRule",
+    "CorruptNode",
+    "MemoryNodeStore",
+    "Node",
+    "NodeCache",
+    "NodeStore",
+    "Tree",
+    "TreeCursor",
+]

@@ -1,0 +1,160 @@
+"""Merging a sorted change stream into a tree, rewriting only what the changes touch.
+
+Level by level, from the leaves up: each change is routed to the node holding its key,
+that node's entries are merged with the changes and re-chunked from the node's start
+(the previous node ends at a boundary, so the chunker starts fresh there, exactly as
+when the tree was built). Re-chunking runs on into the following old nodes only until a
+new boundary falls at the end of an old node: from there on the new level is identical
+to the old one. The rewritten nodes then become changes to the level above (old
+references removed, new ones added), and so on up to the root. The cost is
+O(changes x depth) node reads and writes, whatever the size of the tree.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from typing import cast
+
+from lakever_server.errors import InvalidValue
+from lakever_server.graveler.tree.build import LevelBuilder, NodeWriter
+from lakever_server.graveler.tree.chunker import Chunker, ChunkingRule, Payload
+from lakever_server.graveler.tree.codec import Node
+from lakever_server.graveler.tree.cursor import LevelCursor
+from lakever_server.graveler.tree.nodes import DecodedNodeStore
+
+EntryChange = tuple[bytes, Payload | None]
+Ref = tuple[bytes, str, int]  # (last key, node id, item count)
+
+
+def sorted_changes(changes: Iterable[tuple[bytes, bytes | None]]) -> Iterator[EntryChange]:
+    """Pass ``changes`` through, refusing keys that are not strictly increasing."""
+    previous: bytes | None = None
+    for key, value in changes:
+        if previous is not None and key <= previous:
+            raise InvalidValue(
+                f"tree changes must be sorted by key and unique: {key!r} after {previous!r}",
+                field="changes",
+            )
+        if not isinstance(key, bytes) or not (value is None or isinstance(value, bytes)):
+            raise InvalidValue("tree keys and values must be bytes", field="changes")
+        previous = key
+        yield key, value
+
+
+def _payloads(node: Node) -> list[Payload]:
+    if node.level == 0:
+        return cast(list[Payload], node.values)
+    return list(zip(node.children, node.counts, strict=True))
+
+
+class _LevelRewrite:
+    """Applies one level's changes; collects the new and the replaced node references."""
+
+    def __init__(self, writer: NodeWriter, rule: ChunkingRule, level: int) -> None:
+        self._writer = writer
+        self._rule = rule
+        self._chunker = Chunker(level, rule)
+        self.added: list[Ref] = []
+        self.removed: dict[bytes, tuple[str, int]] = {}
+
+    def _cut(self) -> None:
+        node = self._chunker.cut()
+        self.added.append((node.keys[-1], self._writer.write(node), node.count))
+
+    def _feed(
+        self, keys: list[bytes], payloads: list[Payload], lo: int, hi: int, known: int
+    ) -> None:
+        """Add entries ``lo..hi-1``; those before ``known`` are known not to end a node."""
+        chunker = self._chunker
+        for t in range(lo, hi):
+            if t < known:
+                chunker.add_known(keys[t], payloads[t])
+            elif chunker.add(keys[t], payloads[t]):
+                self._cut()
+
+    def run(self, cursor: LevelCursor, changes: Iterator[EntryChange]) -> None:
+        pending = next(changes, None)
+        while pending is not None:
+            cursor.seek(pending[0])
+            fresh = True  # still in the first node, before its first change
+            while True:
+                node = cursor.node
+                last = cursor.is_last()
+                keys, payloads, n = node.keys, _payloads(node), len(node.keys)
+                if n:
+                    self.removed[keys[-1]] = (cursor.node_id, node.count)
+                # Entries before the first change of the first node were not boundaries in
+                # the same context; all but a node's last entry are known non-boundaries.
+                known = n - 1 if fresh else 0
+                i = 0
+                while pending is not None and (last or pending[0] <= keys[-1]):
+                    key, payload = pending
+                    j = bisect_left(keys, key, i)
+                    self._feed(keys, payloads, i, j, known)
+                    known = 0
+                    i = j + 1 if j < n and keys[j] == key else j
+                    if payload is not None and self._chunker.add(key, payload):
+                        self._cut()
+                    pending = next(changes, None)
+                self._feed(keys, payloads, i, n, known)
+                fresh = False
+                if last:
+                    if not self._chunker.empty:
+                        self._cut()
+                    break
+                if self._chunker.empty:
+                    break  # a new boundary at an old one: the rest of the level is unchanged
+                cursor.advance()
+
+    def changes_above(self) -> list[EntryChange]:
+        """This level's rewrite as sorted changes to the level above, no-ops dropped."""
+        out: dict[bytes, Payload | None] = dict.fromkeys(self.removed)
+        for key, nid, count in self.added:
+            if self.removed.get(key) == (nid, count):
+                del out[key]
+            else:
+                out[key] = (nid, count)
+        return sorted(out.items(), key=lambda change: change[0])
+
+
+def apply_changes(
+    nodes: DecodedNodeStore,
+    writer: NodeWriter,
+    rule: ChunkingRule,
+    root_id: str,
+    changes: Iterable[tuple[bytes, bytes | None]],
+) -> str:
+    """Apply sorted ``changes`` (``None`` deletes) to the tree at ``root_id``; new root id."""
+    root = nodes.load_node(root_id)
+    level_changes: Iterator[EntryChange] = sorted_changes(changes)
+    for level in range(root.level + 1):
+        rewrite = _LevelRewrite(writer, rule, level)
+        rewrite.run(LevelCursor(nodes, root_id, root, level), level_changes)
+        if level == root.level:
+            return _new_root(nodes, writer, rule, level, rewrite.added)
+        above = rewrite.changes_above()
+        if not above:
+            return root_id
+        level_changes = iter(above)
+    raise AssertionError("unreachable: the root level returns")
+
+
+def _new_root(
+    nodes: DecodedNodeStore, writer: NodeWriter, rule: ChunkingRule, level: int, top: list[Ref]
+) -> str:
+    """The root over ``top``, the complete rewritten top level (nodes of ``level``)."""
+    if not top:
+        return writer.write_empty()
+    if len(top) == 1:
+        # The tree may have shrunk: a root with a single child is that child.
+        nid = top[0][1]
+        node = nodes.load_node(nid)
+        while node.level > 0 and len(node.keys) == 1:
+            nid = node.children[0]
+            node = nodes.load_node(nid)
+        return nid
+    builder = LevelBuilder(writer, rule, base_level=level + 1)
+    for key, nid, count in top:
+        builder.add(level + 1, key, (nid, count))
+    return builder.finish()

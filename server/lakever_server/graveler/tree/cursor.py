@@ -1,0 +1,144 @@
+"""Positions inside a tree: seeking by key in O(depth) and stepping in key order.
+
+A cursor keeps the path from the root as ``[node, index]`` frames, so stepping to the
+next entry or node reads only the nodes it enters, and a seek reads one node per level.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from lakever_server.graveler.tree.codec import Node
+from lakever_server.graveler.tree.nodes import DecodedNodeStore
+
+
+def child_index(node: Node, key: bytes) -> int:
+    """The child of an internal node whose range holds ``key`` (the last one past the end)."""
+    i = bisect_left(node.keys, key)
+    return min(i, len(node.keys) - 1)
+
+
+class LevelCursor:
+    """Walks the nodes of one level of a tree, left to right (used by ``apply``)."""
+
+    def __init__(self, nodes: DecodedNodeStore, root_id: str, root: Node, level: int) -> None:
+        self._nodes = nodes
+        self._root_id = root_id
+        self._root = root
+        self.level = level
+        self._frames: list[tuple[Node, int]] = []
+        self.node_id = root_id
+        self.node = root
+
+    def seek(self, key: bytes) -> None:
+        """Move to the node of this level whose key range holds ``key``."""
+        self._frames = []
+        node_id, node = self._root_id, self._root
+        while node.level > self.level:
+            i = child_index(node, key)
+            self._frames.append((node, i))
+            node_id = node.children[i]
+            node = self._nodes.load_node(node_id)
+        self.node_id, self.node = node_id, node
+
+    def is_last(self) -> bool:
+        """Whether the current node is the last of its level."""
+        return all(i == len(node.keys) - 1 for node, i in self._frames)
+
+    def advance(self) -> None:
+        """Move to the next node of the level (which must exist)."""
+        depth = len(self._frames) - 1
+        while self._frames[depth][1] == len(self._frames[depth][0].keys) - 1:
+            depth -= 1
+        parent, i = self._frames[depth]
+        del self._frames[depth:]
+        self._frames.append((parent, i + 1))
+        node_id = parent.children[i + 1]
+        node = self._nodes.load_node(node_id)
+        while node.level > self.level:
+            self._frames.append((node, 0))
+            node_id = node.children[0]
+            node = self._nodes.load_node(node_id)
+        self.node_id, self.node = node_id, node
+
+
+class TreeCursor(Iterator[tuple[bytes, bytes]]):
+    """Iterates the items of a tree in key order within ``[start, end)``.
+
+    The cursor can be peeked and moved forward with ``seek`` without re-reading the path
+    when the target is in the current leaf; callers merging several sorted sources (a
+    committed tree and staged writes) use both.
+    """
+
+    def __init__(
+        self,
+        nodes: DecodedNodeStore,
+        root_id: str,
+        start: bytes = b"",
+        end: bytes | None = None,
+    ) -> None:
+        self._nodes = nodes
+        self._root = nodes.load_node(root_id)
+        self._end = end
+        self._path: list[tuple[Node, int]] = []
+        self._leaf: Node = self._root
+        self._index = 0
+        self._descend(start)
+
+    def _descend(self, key: bytes) -> None:
+        frames: list[tuple[Node, int]] = []
+        node = self._root
+        while node.level > 0:
+            i = child_index(node, key)
+            frames.append((node, i))
+            node = self._nodes.load_node(node.children[i])
+        self._path = frames
+        self._leaf = node
+        self._index = bisect_left(node.keys, key)
+
+    def _next_leaf(self) -> bool:
+        """Move to the first entry of the next leaf; False at the end of the tree."""
+        frames = self._path
+        depth = len(frames) - 1
+        while depth >= 0 and frames[depth][1] == len(frames[depth][0].keys) - 1:
+            depth -= 1
+        if depth < 0:
+            return False
+        parent, i = frames[depth]
+        del frames[depth:]
+        frames.append((parent, i + 1))
+        node = self._nodes.load_node(parent.children[i + 1])
+        while node.level > 0:
+            frames.append((node, 0))
+            node = self._nodes.load_node(node.children[0])
+        self._leaf, self._index = node, 0
+        return True
+
+    def peek(self) -> tuple[bytes, bytes] | None:
+        """The next item without consuming it, or None at the end."""
+        while self._index >= len(self._leaf.keys):
+            if not self._next_leaf():
+                return None
+        key = self._leaf.keys[self._index]
+        if self._end is not None and key >= self._end:
+            return None
+        return key, self._leaf.values[self._index]
+
+    def __next__(self) -> tuple[bytes, bytes]:
+        item = self.peek()
+        if item is None:
+            raise StopIteration
+        self._index += 1
+        return item
+
+    def seek(self, key: bytes) -> None:
+        """Skip forward to the first item with a key at or after ``key`` (never backward)."""
+        item = self.peek()
+        if item is None or item[0] >= key:
+            return
+        leaf = self._leaf
+        if leaf.keys[-1] >= key:
+            self._index = bisect_left(leaf.keys, key, self._index)
+        else:
+            self._descend(key)

@@ -1,0 +1,142 @@
+"""Where tree nodes are stored: the ``NodeStore`` protocol and its implementations.
+
+A node store is a content-addressed blob map: ``put(node_id, data)`` where ``node_id``
+is the SHA-256 hex of ``data``, and ``get(node_id)``. Since equal content has an equal
+id, a put of a node that already exists is a no-op and may be skipped.
+
+``Tree`` works on decoded nodes through ``load_node``/``save_node``; stores that keep a
+cache of decoded nodes (``BlockNodeStore``) provide them, and ``decoding`` adapts any
+other store.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol, runtime_checkable
+
+from lakever_server.errors import NotFound
+from lakever_server.graveler.tree.cache import NodeCache
+from lakever_server.graveler.tree.codec import (
+    EMPTY_ID,
+    EMPTY_LEAF,
+    CorruptNode,
+    Node,
+    approximate_memory,
+    decode,
+    node_id,
+)
+from lakever_server.storage.block.base import BlockStore
+
+
+class NodeStore(Protocol):
+    """Encoded nodes by id."""
+
+    def get(self, node_id: str) -> bytes:
+        """The encoded node; ``errors.NotFound`` when absent."""
+        ...
+
+    def put(self, node_id: str, data: bytes) -> None:
+        """Store an encoded node under its id (the SHA-256 hex of ``data``)."""
+        ...
+
+
+@runtime_checkable
+class DecodedNodeStore(Protocol):
+    """A node store that hands out decoded nodes (usually from a cache)."""
+
+    def load_node(self, node_id: str) -> Node: ...
+
+    def save_node(self, node_id: str, node: Node, data: bytes) -> None: ...
+
+
+def checked_decode(data: bytes, expected_id: str) -> Node:
+    """Decode ``data``, refusing bytes that do not hash to ``expected_id``."""
+    if node_id(data) != expected_id:
+        raise CorruptNode(f"tree node {expected_id} does not match its hash", node_id=expected_id)
+    return decode(data, expected_id)
+
+
+class _Decoding:
+    """Decodes on every read: for stores without a cache (tests count every read)."""
+
+    def __init__(self, store: NodeStore) -> None:
+        self._store = store
+
+    def load_node(self, node_id: str) -> Node:
+        if node_id == EMPTY_ID:
+            return EMPTY_LEAF
+        return checked_decode(self._store.get(node_id), node_id)
+
+    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+        self._store.put(node_id, data)
+
+
+def decoding(store: NodeStore) -> DecodedNodeStore:
+    """``store`` itself when it serves decoded nodes, else an adapter that decodes."""
+    if isinstance(store, DecodedNodeStore):
+        return store
+    return _Decoding(store)
+
+
+class MemoryNodeStore:
+    """Encoded nodes in a dict. For tests and throwaway trees."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.nodes: dict[str, bytes] = {}
+
+    def get(self, node_id: str) -> bytes:
+        with self._lock:
+            data = self.nodes.get(node_id)
+        if data is None:
+            raise NotFound(f"tree node {node_id} not found", kind="node", name=node_id)
+        return data
+
+    def put(self, node_id: str, data: bytes) -> None:
+        with self._lock:
+            self.nodes[node_id] = data
+
+
+class BlockNodeStore:
+    """Nodes as blobs in a block store, under a repository's storage namespace.
+
+    A node lives at ``{namespace}/_lakever/nodes/{id[:2]}/{id}``. Reads go through the
+    shared ``NodeCache`` of decoded nodes; a node found in the cache is known to be
+    stored already, so writing it again is skipped.
+    """
+
+    def __init__(self, block: BlockStore, namespace: str, cache: NodeCache) -> None:
+        self.block = block
+        self.namespace = namespace.rstrip("/")
+        self.cache = cache
+
+    def address(self, node_id: str) -> str:
+        """The block address of a node."""
+        return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
+
+    def get(self, node_id: str) -> bytes:
+        try:
+            return b"".join(self.block.get(self.address(node_id)))
+        except NotFound:
+            raise NotFound(f"tree node {node_id} not found", kind="node", name=node_id) from None
+
+    def put(self, node_id: str, data: bytes) -> None:
+        address = self.address(node_id)
+        if address not in self.cache:
+            self.block.put(address, [data])
+
+    def load_node(self, node_id: str) -> Node:
+        address = self.address(node_id)
+        node = self.cache.get(address)
+        if node is None:
+            data = self.get(node_id)
+            node = checked_decode(data, node_id)
+            self.cache.add(address, node, approximate_memory(node, len(data)))
+        return node
+
+    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+        address = self.address(node_id)
+        if address in self.cache:
+            return
+        self.block.put(address, [data])
+        self.cache.add(address, node, approximate_memory(node, len(data)))

@@ -1,0 +1,104 @@
+"""``apply`` rewrites only the nodes a change touches and refuses malformed change streams."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lakever_server.errors import InvalidValue
+from lakever_server.graveler.tree import Tree
+
+from .trees import CountingNodeStore, lake_items, object_key, object_value
+
+
+@pytest.fixture(scope="module")
+def lake() -> tuple[CountingNodeStore, str, int]:
+    """A 100,000-item tree: its store, root and depth (levels above the leaves)."""
+    store = CountingNodeStore()
+    tree = Tree(store)
+    root = tree.build(lake_items(100_000))
+    node = tree._nodes.load_node(root)
+    depth = node.level
+    assert depth >= 2
+    return store, root, depth
+
+
+def test_100_scattered_changes_write_a_hundred_paths_not_the_tree(
+    lake: tuple[CountingNodeStore, str, int],
+) -> None:
+    store, root, depth = lake
+    tree = Tree(store)
+    rnd = random.Random(3)
+    keys = sorted(object_key(p, f) for f, p in enumerate(rnd.sample(range(1000), 100)))
+    store.reset_counts()
+    new_root = tree.apply(root, [(key, object_value(key, 1)) for key in keys])
+    assert store.puts <= 100 * (depth + 1)
+    assert store.puts < 100_000 / 64 / 4  # far fewer than the ~1,600 leaves
+    assert store.gets <= 100 * (depth + 1) * 2
+    assert tree.get(new_root, keys[0]) == object_value(keys[0], 1)
+    assert tree.count(new_root) == 100_000
+
+
+def test_a_new_partition_of_100_files_writes_a_handful_of_nodes(
+    lake: tuple[CountingNodeStore, str, int],
+) -> None:
+    store, root, depth = lake
+    tree = Tree(store)
+    prefix = b"data/part-00500-late/"
+    new_partition = [(prefix + b"file-%06d" % f, object_value(prefix, f)) for f in range(100)]
+    store.reset_counts()
+    new_root = tree.apply(root, new_partition)
+    # 100 new items fill a few new leaves; above them one path per level is rewritten.
+    assert store.puts <= 6 + 2 * (depth + 1)
+    assert tree.count(new_root) == 100_100
+    assert list(tree.iterate(new_root, prefix, prefix[:-1] + b"0")) == new_partition
+
+
+def test_appending_after_the_last_key_keeps_the_cost_small(
+    lake: tuple[CountingNodeStore, str, int],
+) -> None:
+    store, root, depth = lake
+    tree = Tree(store)
+    appended = [(b"zz/%03d" % i, b"v") for i in range(100)]
+    store.reset_counts()
+    new_root = tree.apply(root, appended)
+    assert store.puts <= 6 + 2 * (depth + 1)
+    assert list(tree.iterate(new_root, b"zz/")) == appended
+
+
+def test_changes_out_of_order_are_refused() -> None:
+    tree = Tree(CountingNodeStore())
+    root = tree.build([(b"a", b"1"), (b"c", b"3")])
+    with pytest.raises(InvalidValue) as raised:
+        tree.apply(root, [(b"b", b"2"), (b"a", None)])
+    assert raised.value.field == "changes"
+
+
+def test_duplicate_change_keys_are_refused() -> None:
+    tree = Tree(CountingNodeStore())
+    with pytest.raises(InvalidValue):
+        tree.apply(tree.EMPTY, [(b"a", b"1"), (b"a", b"2")])
+
+
+def test_unsorted_build_input_is_refused() -> None:
+    tree = Tree(CountingNodeStore())
+    with pytest.raises(InvalidValue) as raised:
+        tree.build([(b"b", b"1"), (b"a", b"2")])
+    assert raised.value.field == "items"
+
+
+def test_non_bytes_keys_are_refused() -> None:
+    tree = Tree(CountingNodeStore())
+    with pytest.raises(InvalidValue):
+        tree.build([("a", b"1")])  # type: ignore[list-item]
+    with pytest.raises(InvalidValue):
+        tree.apply(tree.EMPTY, [(b"a", "1")])  # type: ignore[list-item]
+
+
+def test_building_from_a_generator_does_not_need_a_list() -> None:
+    tree = Tree(CountingNodeStore())
+    root = tree.build((b"%08d" % i, b"v") for i in range(5_000))
+    assert tree.count(root) == 5_000
+    assert tree.get(root, b"%08d" % 4_321) == b"v"
+    assert tree.get(root, b"%08d" % 5_000) is None

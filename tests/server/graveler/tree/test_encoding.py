@@ -1,0 +1,75 @@
+"""The node encoding is deterministic, versioned, and pinned by a golden root hash."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from lakever_server.graveler.tree import FORMAT_VERSION, CorruptNode, MemoryNodeStore, Node, Tree
+from lakever_server.graveler.tree.codec import EMPTY_DATA, decode, encode, node_id
+
+from .trees import lake_items
+
+# If either of these changes, the node format or the chunking rule changed: existing
+# repositories would stop matching their stored roots. Bump FORMAT_VERSION, then update.
+GOLDEN_FORMAT_VERSION = 1
+GOLDEN_EMPTY_ROOT = "36c159d76b52e03e496363607c5940227f62f4e048df344b050159bc97bba3d7"
+GOLDEN_LAKE_ROOT = "effb02adecdd1d3f02e6c6421096ab1efb45ea48c2253c7f01288ca6e04d50fc"
+
+
+def test_format_version_is_the_one_the_golden_hashes_were_taken_with() -> None:
+    assert FORMAT_VERSION == GOLDEN_FORMAT_VERSION
+
+
+def test_empty_tree_has_a_fixed_root_id() -> None:
+    assert Tree.EMPTY == GOLDEN_EMPTY_ROOT
+    assert node_id(EMPTY_DATA) == hashlib.sha256(b"\x01\x00\x00\x00\x00\x00").hexdigest()
+
+
+def test_golden_dataset_builds_the_golden_root() -> None:
+    tree = Tree(MemoryNodeStore())
+    root = tree.build(lake_items(20_000))
+    assert root == GOLDEN_LAKE_ROOT
+    assert tree.count(root) == 20_000
+
+
+def test_leaf_round_trips_through_its_encoding() -> None:
+    leaf = Node.leaf([b"", b"\x00a", b"\xff" * 300], [b"v", b"", b"x" * 70_000])
+    data = encode(leaf)
+    assert data[0] == FORMAT_VERSION
+    assert decode(data) == leaf
+    assert encode(decode(data)) == data
+
+
+def test_internal_node_round_trips_through_its_encoding() -> None:
+    children = [hashlib.sha256(bytes([i])).hexdigest() for i in range(3)]
+    node = Node.internal(2, [b"a", b"m", b"z"], children, [5, 70, 2**40])
+    decoded = decode(encode(node))
+    assert decoded == node
+    assert decoded.count == 5 + 70 + 2**40
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"", id="no bytes"),
+        pytest.param(b"\x02\x00\x00\x00\x00\x00", id="unknown format version"),
+        pytest.param(encode(Node.leaf([b"a"], [b"b"]))[:-1], id="truncated leaf"),
+        pytest.param(encode(Node.leaf([b"a"], [b"b"])) + b"\x00", id="trailing bytes"),
+        pytest.param(b"\x01\x01\x00\x00\x00\x00", id="internal node without children"),
+    ],
+)
+def test_malformed_node_bytes_are_refused(data: bytes) -> None:
+    with pytest.raises(CorruptNode):
+        decode(data)
+
+
+def test_a_node_whose_bytes_do_not_match_its_id_is_refused() -> None:
+    store = MemoryNodeStore()
+    tree = Tree(store)
+    root = tree.build([(b"k", b"v")])
+    store.nodes[root] = encode(Node.leaf([b"k"], [b"tampered"]))
+    with pytest.raises(CorruptNode) as raised:
+        tree.get(root, b"k")
+    assert raised.value.node_id == root

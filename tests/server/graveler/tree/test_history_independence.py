@@ -1,0 +1,92 @@
+"""Equal contents give an equal root id, whatever sequence of edits produced them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lakever_server.graveler.tree import ChunkingRule, MemoryNodeStore, Tree
+
+from .trees import applied, random_changes, random_items
+
+SEEDS = [1, 2, 3, 4, 5]
+# Tiny nodes make deep trees out of few items, so every level's re-chunking is exercised.
+RULES = [
+    pytest.param(ChunkingRule(), id="default rule"),
+    pytest.param(
+        ChunkingRule(target_items=4, min_items=2, max_items=8, max_bytes=96), id="tiny nodes"
+    ),
+]
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_applying_random_batches_in_any_order_gives_the_built_root(
+    seed: int, rule: ChunkingRule
+) -> None:
+    rnd = random.Random(seed)
+    items = random_items(rnd, 3_000)
+    built = Tree(MemoryNodeStore(), rule=rule).build(items)
+
+    shuffled = list(items)
+    rnd.shuffle(shuffled)
+    tree = Tree(MemoryNodeStore(), rule=rule)
+    root = tree.EMPTY
+    while shuffled:
+        size = rnd.randint(1, 400)
+        batch, shuffled = shuffled[:size], shuffled[size:]
+        root = tree.apply(root, sorted(batch))
+    assert root == built
+    assert list(tree.iterate(root)) == items
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_edits_give_the_root_of_building_the_result(seed: int, rule: ChunkingRule) -> None:
+    rnd = random.Random(seed)
+    model = dict(random_items(rnd, 2_000))
+    tree = Tree(MemoryNodeStore(), rule=rule)
+    root = tree.build(sorted(model.items()))
+    for _ in range(15):
+        changes = random_changes(rnd, model, rnd.randint(1, 120))
+        model = applied(model, changes)
+        root = tree.apply(root, changes)
+        assert root == Tree(MemoryNodeStore(), rule=rule).build(sorted(model.items()))
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_deleting_then_re_adding_a_range_restores_the_root(seed: int, rule: ChunkingRule) -> None:
+    rnd = random.Random(seed)
+    items = random_items(rnd, 2_000)
+    tree = Tree(MemoryNodeStore(), rule=rule)
+    root = tree.build(items)
+    lo = rnd.randrange(len(items))
+    doomed = items[lo : lo + rnd.randint(1, 600)]
+    emptied = tree.apply(root, [(key, None) for key, _ in doomed])
+    assert tree.count(emptied) == len(items) - len(doomed)
+    assert tree.apply(emptied, doomed) == root
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_deleting_every_item_gives_the_empty_tree(rule: ChunkingRule) -> None:
+    rnd = random.Random(7)
+    items = random_items(rnd, 2_500)
+    tree = Tree(MemoryNodeStore(), rule=rule)
+    root = tree.build(items)
+    assert tree.apply(root, [(key, None) for key, _ in items]) == Tree.EMPTY
+    assert list(tree.iterate(Tree.EMPTY)) == []
+    assert tree.count(Tree.EMPTY) == 0
+
+
+def test_a_change_that_changes_nothing_keeps_the_root() -> None:
+    rnd = random.Random(8)
+    items = random_items(rnd, 5_000)
+    tree = Tree(MemoryNodeStore())
+    root = tree.build(items)
+    same_values = [items[i] for i in sorted(rnd.sample(range(len(items)), 50))]
+    absent = [(b"\xff" * 20, None), (b"\x00" * 20, None)]
+    assert tree.apply(root, same_values) == root
+    assert tree.apply(root, sorted(absent)) == root
+    assert tree.apply(root, []) == root

@@ -1,0 +1,141 @@
+"""Node stores: block-store round trips, the shared decoded-node cache, reachability walks."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakever_server.errors import NotFound
+from lakever_server.graveler.tree import BlockNodeStore, CorruptNode, NodeCache, Tree
+from lakever_server.graveler.tree.codec import decode, encode, node_id
+from lakever_server.storage.block.memory import MemoryBlockStore
+
+from .trees import CountingNodeStore, lake_items
+
+
+def local_block_store_class() -> Any | None:
+    """The local-disk block store class, when the storage layer provides one."""
+    try:
+        return importlib.import_module("lakever_server.storage.block.local").LocalBlockStore
+    except (ImportError, AttributeError):
+        return None
+
+
+LOCAL_BLOCK_STORE = local_block_store_class()
+BLOCK_STORES = [pytest.param("memory", id="memory block store")]
+if LOCAL_BLOCK_STORE is not None:
+    BLOCK_STORES.append(pytest.param("local", id="local disk block store"))
+
+
+@pytest.mark.parametrize("kind", BLOCK_STORES)
+def test_a_tree_round_trips_through_the_block_store(kind: str, tmp_path: Path) -> None:
+    block: Any = MemoryBlockStore() if kind == "memory" else LOCAL_BLOCK_STORE(tmp_path)
+    namespace = f"{'mem' if kind == 'memory' else 'local'}://repo-1"
+    items = lake_items(5_000)
+    root = Tree(BlockNodeStore(block, namespace, NodeCache())).build(items)
+    # A fresh cache forces every node back from the block store.
+    reader = Tree(BlockNodeStore(block, namespace, NodeCache()))
+    assert list(reader.iterate(root)) == items
+    for nid in reader.walk_nodes(root):
+        data = b"".join(block.get(f"{namespace}/_lakever/nodes/{nid[:2]}/{nid}"))
+        assert node_id(data) == nid
+
+
+def test_nodes_are_stored_under_the_namespace_by_id_prefix() -> None:
+    block = MemoryBlockStore()
+    store = BlockNodeStore(block, "mem://bucket/repo/", NodeCache())
+    root = Tree(store).build([(b"k", b"v")])
+    assert store.address(root) == f"mem://bucket/repo/_lakever/nodes/{root[:2]}/{root}"
+    assert block.exists(store.address(root))
+    assert decode(store.get(root)).keys == [b"k"]
+
+
+def test_a_missing_node_is_not_found() -> None:
+    store = BlockNodeStore(MemoryBlockStore(), "mem://repo", NodeCache())
+    with pytest.raises(NotFound) as raised:
+        Tree(store).get("ab" * 32, b"k")
+    assert raised.value.kind == "node"
+
+
+def test_a_tampered_block_is_refused_as_corrupt() -> None:
+    block = MemoryBlockStore()
+    root = Tree(BlockNodeStore(block, "mem://repo", NodeCache())).build([(b"k", b"v")])
+    address = BlockNodeStore(block, "mem://repo", NodeCache()).address(root)
+    block.put(address, [b"\x01\x00garbage"])
+    with pytest.raises(CorruptNode):
+        Tree(BlockNodeStore(block, "mem://repo", NodeCache())).get(root, b"k")
+
+
+def test_the_cache_counts_hits_and_misses() -> None:
+    block = MemoryBlockStore()
+    root = Tree(BlockNodeStore(block, "mem://repo", NodeCache())).build(lake_items(20_000))
+    cache = NodeCache()
+    tree = Tree(BlockNodeStore(block, "mem://repo", cache))
+    key = lake_items(20_000)[12_345][0]
+    assert tree.get(root, key) is not None
+    levels = cache.misses
+    assert cache.hits == 0
+    assert levels >= 2
+    assert tree.get(root, key) is not None
+    assert (cache.hits, cache.misses) == (levels, levels)
+
+
+def test_writing_a_cached_node_skips_the_block_store() -> None:
+    class CountingBlocks(MemoryBlockStore):
+        puts = 0
+
+        def put(self, address: str, chunks: Any) -> Any:
+            CountingBlocks.puts += 1
+            return super().put(address, chunks)
+
+    block = CountingBlocks()
+    store = BlockNodeStore(block, "mem://repo", NodeCache())
+    tree = Tree(store)
+    items = lake_items(3_000)
+    tree.build(items)
+    first = CountingBlocks.puts
+    tree.build(items)
+    assert first > 1
+    assert CountingBlocks.puts == first  # same content, same ids, already stored
+
+
+def test_a_shared_cache_still_stores_nodes_in_each_namespace() -> None:
+    block = MemoryBlockStore()
+    cache = NodeCache()
+    root = Tree(BlockNodeStore(block, "mem://repo-a", cache)).build([(b"k", b"v")])
+    assert Tree(BlockNodeStore(block, "mem://repo-b", cache)).build([(b"k", b"v")]) == root
+    assert block.exists(f"mem://repo-b/_lakever/nodes/{root[:2]}/{root}")
+
+
+def test_the_cache_evicts_least_recently_used_nodes_to_stay_within_its_bound() -> None:
+    block = MemoryBlockStore()
+    root = Tree(BlockNodeStore(block, "mem://repo", NodeCache())).build(lake_items(20_000))
+    cache = NodeCache(max_bytes=200_000)
+    tree = Tree(BlockNodeStore(block, "mem://repo", cache))
+    assert len(list(tree.iterate(root))) == 20_000
+    assert cache.size_bytes <= 200_000
+    assert cache.evictions > 0
+    assert 0 < len(cache) < 300
+
+
+def test_walk_nodes_yields_every_stored_node_once() -> None:
+    store = CountingNodeStore()
+    tree = Tree(store)
+    root = tree.build(lake_items(50_000))
+    walked = list(tree.walk_nodes(root))
+    assert walked[0] == root
+    assert len(walked) == len(set(walked))
+    assert set(walked) == set(store.nodes)
+    leaves = [decode(store.nodes[nid]) for nid in walked]
+    assert sum(len(leaf.keys) for leaf in leaves if leaf.level == 0) == 50_000
+
+
+def test_encoded_nodes_are_named_by_their_hash() -> None:
+    store = CountingNodeStore()
+    Tree(store).build(lake_items(2_000))
+    for nid, data in store.nodes.items():
+        assert node_id(data) == nid
+        assert encode(decode(data)) == data
