@@ -1,0 +1,88 @@
+"""The one place domain errors become lakeFS JSON errors: ``{"message": ...}`` + status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lakever_server import errors
+
+log = logging.getLogger(__name__)
+
+# Most specific first: MergeConflict before Conflict, and so on.
+STATUS_BY_ERROR: tuple[tuple[type[errors.LakeverError], int], ...] = (
+    (errors.InvalidValue, 400),
+    (errors.NoChanges, 400),
+    (errors.DirtyBranch, 400),
+    (errors.Unauthorized, 401),
+    (errors.ProtectedBranch, 403),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.AlreadyExists, 409),
+    (errors.MergeConflict, 409),
+    (errors.Conflict, 409),
+    (errors.PreconditionFailed, 412),
+    (errors.RangeNotSatisfiable, 416),
+    (errors.TooManyRequests, 429),
+)
+
+
+def status_of(error: errors.LakeverError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def error_response(error: errors.LakeverError) -> JSONResponse:
+    status = status_of(error)
+    body: dict[str, object] = {"message": error.message}
+    headers: dict[str, str] = {}
+    if isinstance(error, errors.MergeConflict):
+        body["conflicts"] = [
+            {"path": c.path, "reason": c.reason, "source": c.source, "destination": c.destination}
+            for c in error.conflicts
+        ]
+    elif isinstance(error, errors.RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{error.size}"
+    elif isinstance(error, errors.Unauthorized):
+        headers["WWW-Authenticate"] = 'Basic realm="lakever"'
+    elif isinstance(error, errors.TooManyRequests):
+        headers["Retry-After"] = "1"
+    if status == 500:
+        log.error("unmapped domain error %s: %s", type(error).__name__, error.message)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else item.get("msg", ""))
+    return "invalid request: " + "; ".join(parts)
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.LakeverError)
+    return error_response(exc)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"message": _validation_message(exc)}, status_code=400)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return JSONResponse({"message": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.LakeverError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)

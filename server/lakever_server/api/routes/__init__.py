@@ -1,0 +1,3 @@
+"""One router module per lakeFS API resource."""
+
+from __future__ import annotations

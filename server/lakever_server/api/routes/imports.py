@@ -1,0 +1,149 @@
+"""Zero-copy import from the block store into a branch, as one commit per location.
+
+Imports run in a background thread; the client polls their status. Jobs are tracked in
+this process (a client polls the replica it started the import on).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from lakever_server.api import convert
+from lakever_server.api.deps import ServicesDep, UserDep, check_prefix, current_user
+from lakever_server.api.schemas import ImportCreation
+from lakever_server.catalog.interface import CatalogService
+from lakever_server.catalog.models import Commit
+from lakever_server.errors import Conflict, LakeverError, NotFound
+from lakever_server.storage.block import parse_address
+
+router = APIRouter(tags=["import"], dependencies=[Depends(current_user)])
+IMPORT = "/repositories/{repository}/branches/{branch}/import"
+ImportId = Annotated[str, Query(alias="id", description="the import id")]
+
+
+@dataclass
+class ImportJob:
+    id: str
+    repository: str
+    branch: str
+    updated: float = field(default_factory=time.time)
+    completed: bool = False
+    canceled: bool = False
+    commit: Commit | None = None
+    error: str | None = None
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "completed": self.completed,
+            "update_time": datetime.fromtimestamp(self.updated, UTC).isoformat(),
+        }
+        if self.commit is not None:
+            out["commit"] = convert.commit(self.commit)
+            out["metarange_id"] = self.commit.meta_range_id
+        if self.error is not None:
+            out["error"] = {"message": self.error}
+        return out
+
+
+class ImportJobs:
+    """The imports started on this process, by id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, ImportJob] = {}
+
+    def start(
+        self,
+        catalog: CatalogService,
+        repository: str,
+        branch: str,
+        body: ImportCreation,
+        committer: str,
+    ) -> ImportJob:
+        job = ImportJob(uuid.uuid4().hex, repository, branch)
+        with self._lock:
+            self._jobs[job.id] = job
+        worker = threading.Thread(
+            target=self._run, args=(job, catalog, body, committer), daemon=True
+        )
+        worker.start()
+        return job
+
+    def _run(
+        self, job: ImportJob, catalog: CatalogService, body: ImportCreation, committer: str
+    ) -> None:
+        try:
+            for location in body.paths:
+                if job.canceled:
+                    raise Conflict("import canceled")
+                job.commit = catalog.import_from(
+                    job.repository,
+                    job.branch,
+                    location.path,
+                    location.destination,
+                    committer,
+                    message=body.commit.message,
+                    metadata=body.commit.metadata,
+                )
+                job.updated = time.time()
+        except LakeverError as err:
+            job.error = err.message
+        except Exception as err:
+            job.error = f"import failed: {type(err).__name__}"
+        finally:
+            job.updated = time.time()
+            job.completed = job.error is None
+
+    def get(self, repository: str, branch: str, job_id: str) -> ImportJob:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or (job.repository, job.branch) != (repository, branch):
+            raise NotFound(f"import {job_id} not found", kind="import", name=job_id)
+        return job
+
+
+def _jobs(request: Request) -> ImportJobs:
+    jobs: ImportJobs = request.app.state.imports
+    return jobs
+
+
+JobsDep = Annotated[ImportJobs, Depends(_jobs)]
+
+
+@router.post(IMPORT, status_code=202)
+def import_start(
+    repository: str,
+    branch: str,
+    body: ImportCreation,
+    services: ServicesDep,
+    jobs: JobsDep,
+    user: UserDep,
+) -> dict[str, Any]:
+    """Start importing; each location's ``path`` is a block-store address prefix."""
+    services.catalog.get_branch(repository, branch)
+    for location in body.paths:
+        parse_address(location.path)
+        check_prefix(location.destination, "destination")
+    job = jobs.start(services.catalog, repository, branch, body, user.id)
+    return {"id": job.id}
+
+
+@router.get(IMPORT)
+def import_status(repository: str, branch: str, job_id: ImportId, jobs: JobsDep) -> dict[str, Any]:
+    return jobs.get(repository, branch, job_id).status()
+
+
+@router.delete(IMPORT, status_code=204)
+def import_cancel(repository: str, branch: str, job_id: ImportId, jobs: JobsDep) -> Response:
+    job = jobs.get(repository, branch, job_id)
+    if job.completed:
+        raise Conflict("import already completed")
+    job.canceled = True
+    return Response(status_code=204)

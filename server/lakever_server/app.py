@@ -1,0 +1,50 @@
+"""The server's ASGI entry point: one dispatcher in front of the REST API and S3 gateway.
+
+A request carrying S3 authentication (an ``AWS4-HMAC-SHA256`` or ``AWS <key>:<sig>``
+``Authorization`` header, or presigned-URL query parameters) goes to the S3 gateway;
+everything else goes to the FastAPI app serving ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lakever_server.api import create_api_app
+from lakever_server.gateway import create_gateway_app
+from lakever_server.services import Services
+
+
+def is_s3_request(scope: Scope) -> bool:
+    """Whether the request is signed the way S3 clients sign (header or presigned URL)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return bool(value.startswith((b"AWS4-HMAC-SHA256 ", b"AWS ")))
+    query: bytes = scope.get("query_string", b"")
+    if b"X-Amz-" not in query and b"AWSAccessKeyId" not in query:
+        return False
+    params = parse_qs(query.decode("latin-1"))
+    if "X-Amz-Algorithm" in params or "X-Amz-Credential" in params:
+        return True
+    return "AWSAccessKeyId" in params and "Signature" in params
+
+
+class LakeverApp:
+    """Routes each HTTP request to ``gateway`` or ``api``; lifespan events go to both."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.api: FastAPI = create_api_app(services)
+        self.gateway: ASGIApp = create_gateway_app(services)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and is_s3_request(scope):
+            await self.gateway(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(services: Services) -> LakeverApp:
+    return LakeverApp(services)

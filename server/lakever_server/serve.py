@@ -1,0 +1,133 @@
+"""``lakever-server run``: start the server with uvicorn.
+
+``--quickstart`` runs on the embedded stores (SQLite and local disk in ``--data-dir``)
+and creates an admin with lakeFS's documented quickstart keys, printed on start. SIGTERM
+and SIGINT stop it gracefully: in-flight requests finish, then the stores close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+from pydantic import ValidationError
+
+from lakever_server import __version__
+from lakever_server.app import create_app
+from lakever_server.auth import QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY
+from lakever_server.config import load_settings
+from lakever_server.errors import LakeverError
+from lakever_server.services import build_services
+
+log = logging.getLogger("lakever_server")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+QUICKSTART_BANNER = """\
+lakever-server {version} quickstart: listening on http://{host}:{port}
+  access key id:     {key_id}
+  secret access key: {secret}
+  data directory:    {data_dir}
+"""
+
+
+class GracefulServer(uvicorn.Server):
+    """SIGTERM/SIGINT stop accepting, drain in-flight requests, then ``run`` returns.
+
+    uvicorn re-raises the signal after draining, which would kill the process before
+    the stores close; here ``run`` returns and the process exits 0.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakever-server", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the server in the foreground")
+    run.add_argument("--config", help="YAML configuration file (default: $LAKEVER_CONFIG)")
+    run.add_argument("--quickstart", action="store_true", help="embedded stores + demo admin")
+    run.add_argument("--data-dir", help="data directory (default ~/.lakever)")
+    run.add_argument("--host", help="listen address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="listen port (default 8000)")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.quickstart:
+        overrides["quickstart"] = True
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    listen = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if listen:
+        overrides["listen"] = listen
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config, _overrides(args))
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    services = build_services(settings)
+    try:
+        if settings.quickstart:
+            print(
+                QUICKSTART_BANNER.format(
+                    version=__version__,
+                    host=settings.listen.host,
+                    port=settings.listen.port,
+                    key_id=QUICKSTART_ACCESS_KEY_ID,
+                    secret=QUICKSTART_SECRET_ACCESS_KEY,
+                    data_dir=settings.data_path,
+                ),
+                flush=True,
+            )
+        config = uvicorn.Config(
+            create_app(services),
+            host=settings.listen.host,
+            port=settings.listen.port,
+            log_level=settings.log_level,
+            access_log=settings.log_level == "debug",
+            timeout_graceful_shutdown=30,
+            h11_max_incomplete_event_size=64 * 1024,
+        )
+        GracefulServer(config).run()
+    finally:
+        services.close()
+    log.info("lakever-server stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except LakeverError as err:
+        print(f"lakever-server: {err.message}", file=sys.stderr)
+        return 2
+    except ValidationError as err:
+        print(f"lakever-server: invalid configuration: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
