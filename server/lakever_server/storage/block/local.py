@@ -1,0 +1,234 @@
+"""Blobs as files under one root directory: the embedded default block store.
+
+``local://<rest>`` is the file ``root/<rest>``. Every write lands in a temporary file in
+the destination directory, is flushed to disk, then renamed over the final name, so a
+reader or a crash sees either the whole blob or none of it. Every address is resolved and
+checked to stay under ``root`` (``..``, absolute paths, NUL and symlinks pointing out are
+refused) because addresses reach here from clients through the S3 gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from lakever_server.errors import InvalidValue, NotFound
+from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
+
+UPLOADS_DIR = ".lakever-uploads"
+"""Where multipart parts wait, under the root; never a valid address."""
+
+TEMP_PREFIX = ".lakever-tmp-"
+"""Names of files being written; never listed, never a valid address."""
+
+MAX_PART_NUMBER = 10_000
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX: the entry lives in the directory)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes]) -> PutResult:
+    """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+    digest, size = hashlib.md5(), 0
+    try:
+        with open(temp, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return PutResult(size=size, md5=digest.hexdigest())
+
+
+def _read_chunks(handle: BinaryIO, remaining: int | None) -> Iterator[bytes]:
+    """Yield up to ``remaining`` bytes (all when ``None``) in chunks, closing the file."""
+    with handle:
+        while remaining is None or remaining > 0:
+            want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+            chunk = handle.read(want)
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+class LocalBlockStore:
+    """Immutable blobs as files under ``root``; serves the ``local`` scheme."""
+
+    schemes: tuple[str, ...] = ("local",)
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalBlockStore({str(self.root)!r})"
+
+    # -- addresses -------------------------------------------------------------------
+
+    def _path(self, address: str) -> Path:
+        """The file an address names, refusing anything that escapes ``root``."""
+        scheme, rest = parse_address(address)
+        if scheme not in self.schemes:
+            raise InvalidValue(f"not a local address: {address!r}", field="address")
+        first, *_ = rest.split("/")
+        name = rest.rsplit("/", 1)[-1]
+        if first == UPLOADS_DIR or name.startswith(TEMP_PREFIX):
+            raise InvalidValue("reserved storage address", field="address")
+        path = (self.root / rest).resolve()
+        if path != self.root and not path.is_relative_to(self.root):
+            raise InvalidValue("storage address outside the store", field="address")
+        return path
+
+    def _blob_path(self, address: str) -> Path:
+        path = self._path(address)
+        if path == self.root or not path.is_file():
+            raise NotFound(f"no blob at {address}", kind="blob", name=address)
+        return path
+
+    # -- blobs -----------------------------------------------------------------------
+
+    def put(self, address: str, chunks: Iterable[bytes]) -> PutResult:
+        path = self._path(address)
+        if path == self.root or address.endswith("/"):
+            raise InvalidValue("a blob address needs a key", field="address")
+        return _write_atomically(path, chunks)
+
+    def get(self, address: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        # Opened here, not in the generator, so a missing blob fails before streaming.
+        path = self._blob_path(address)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed by _read_chunks)
+        except FileNotFoundError:
+            raise NotFound(f"no blob at {address}", kind="blob", name=address) from None
+        if start:
+            handle.seek(start)
+        remaining = None if end is None else max(0, end - start)
+        return _read_chunks(handle, remaining)
+
+    def stat(self, address: str) -> BlockStat:
+        path = self._blob_path(address)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise NotFound(f"no blob at {address}", kind="blob", name=address) from None
+        return BlockStat(address=address, size=info.st_size, mtime=info.st_mtime)
+
+    def exists(self, address: str) -> bool:
+        path = self._path(address)
+        return path != self.root and path.is_file()
+
+    def delete(self, address: str) -> None:
+        path = self._path(address)
+        if path != self.root and path.is_file():
+            path.unlink(missing_ok=True)
+
+    def list_prefix(self, prefix: str) -> Iterator[BlockStat]:
+        scheme, rest = parse_address(prefix)
+        if scheme not in self.schemes:
+            raise InvalidValue(f"not a local address: {prefix!r}", field="address")
+        folder, _, _ = rest.rpartition("/")
+        start = self.root / folder if folder else self.root
+        if not start.resolve().is_relative_to(self.root) or not start.is_dir():
+            return
+        base = f"{scheme}://{folder}/" if folder else f"{scheme}://"
+        yield from self._walk(start, base, prefix)
+
+    def _walk(self, directory: Path, base: str, prefix: str) -> Iterator[BlockStat]:
+        """Depth first, in address order: a directory sorts as its name plus ``/``."""
+        entries: list[tuple[str, os.DirEntry[str]]] = []
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                if entry.name.startswith(TEMP_PREFIX) or (
+                    directory == self.root and entry.name == UPLOADS_DIR
+                ):
+                    continue
+                is_dir = entry.is_dir(follow_symlinks=False)
+                address = f"{base}{entry.name}{'/' if is_dir else ''}"
+                # Skip subtrees that cannot contain the prefix, and files before it.
+                if address.startswith(prefix) or (is_dir and prefix.startswith(address)):
+                    entries.append((address, entry))
+        for address, entry in sorted(entries, key=lambda item: item[0]):
+            if address.endswith("/"):
+                yield from self._walk(Path(entry.path), address, prefix)
+            elif entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                yield BlockStat(address=address, size=info.st_size, mtime=info.st_mtime)
+
+    # -- multipart -------------------------------------------------------------------
+
+    def _upload_dir(self, upload_id: str) -> Path:
+        if len(upload_id) != 32 or not all(c in "0123456789abcdef" for c in upload_id):
+            raise NotFound("no such upload", kind="upload", name=upload_id)
+        directory = self.root / UPLOADS_DIR / upload_id
+        if not directory.is_dir():
+            raise NotFound("no such upload", kind="upload", name=upload_id)
+        return directory
+
+    def create_multipart(self, address: str) -> str:
+        self._path(address)
+        upload_id = uuid.uuid4().hex
+        (self.root / UPLOADS_DIR / upload_id).mkdir(parents=True)
+        return upload_id
+
+    def upload_part(
+        self, address: str, upload_id: str, part_number: int, chunks: Iterable[bytes]
+    ) -> PutResult:
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise InvalidValue("part number must be 1-10000", field="part_number")
+        directory = self._upload_dir(upload_id)
+        result = _write_atomically(directory / f"{part_number:05d}", chunks)
+        # The digest is kept beside the part so completing needs no second read.
+        (directory / f"{part_number:05d}.md5").write_text(result.md5)
+        return result
+
+    def complete_multipart(
+        self, address: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> PutResult:
+        target = self._path(address)
+        directory = self._upload_dir(upload_id)
+        if not parts:
+            raise InvalidValue("a multipart upload needs at least one part", field="parts")
+        digests: list[bytes] = []
+        for number, etag in parts:
+            digest_file = directory / f"{number:05d}.md5"
+            stored = digest_file.read_text() if digest_file.is_file() else None
+            if stored is None or stored != etag.strip('"'):
+                raise InvalidValue(f"part {number} is missing or its ETag differs", field="parts")
+            digests.append(bytes.fromhex(stored))
+
+        def composed() -> Iterator[bytes]:
+            for number, _ in parts:
+                yield from _read_chunks(open(directory / f"{number:05d}", "rb"), None)  # noqa: SIM115
+
+        size = _write_atomically(target, composed()).size
+        shutil.rmtree(directory, ignore_errors=True)
+        etag = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(parts)}"
+        return PutResult(size=size, md5=etag)
+
+    def abort_multipart(self, address: str, upload_id: str) -> None:
+        try:
+            directory = self._upload_dir(upload_id)
+        except NotFound:
+            return
+        shutil.rmtree(directory, ignore_errors=True)
