@@ -21,6 +21,7 @@ from lakever_server.gateway.errors import S3Error, to_s3_error
 from lakever_server.gateway.xml import Node, child_text, http_date, iso8601, parse, xml_response
 
 META_PREFIX = "x-amz-meta-"
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 _RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
     "response-content-language": "content-language",
@@ -161,9 +162,12 @@ async def put_object(request: S3Request) -> Response:
     if request.header("x-amz-copy-source"):
         return await copy_object(request)
     catalog = request.catalog
-    if not request.path:
-        raise errors.InvalidValue("the key must be <ref>/<path>", field="key")
     await request.call(ensure_branch, catalog, request.repository, request.ref)
+    if not request.path:
+        # "<branch>/": a directory marker for the branch itself (pyarrow's create_dir
+        # writes one per level). The branch is that directory already: nothing to store.
+        await request.small_body(limit=0)
+        return Response(status_code=200, headers={"ETag": f'"{EMPTY_MD5}"'})
     if_none_match = request.header("if-none-match")
     if_match = request.header("if-match")
 
