@@ -1,0 +1,121 @@
+"""What the local-disk block store adds to the contract: atomic files, a sealed root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakever_server.errors import InvalidValue
+from lakever_server.storage.block import open_block_store
+from lakever_server.storage.block.local import TEMP_PREFIX, UPLOADS_DIR, LocalBlockStore
+from lakever_server.storage.block.memory import MemoryBlockStore
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> LocalBlockStore:
+    return LocalBlockStore(tmp_path / "root")
+
+
+def _temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_blobs_are_plain_files_under_the_root(local: LocalBlockStore) -> None:
+    local.put("local://repo1/data/ab12", [b"con", b"tent"])
+    assert (local.root / "repo1" / "data" / "ab12").read_bytes() == b"content"
+
+
+def test_a_failed_write_leaves_neither_a_blob_nor_a_temporary_file(
+    local: LocalBlockStore,
+) -> None:
+    local.put("local://ns/k", [b"previous"])
+
+    def failing() -> Iterator[bytes]:
+        yield b"x" * 1_000_000
+        raise OSError("client went away")
+
+    with pytest.raises(OSError, match="client went away"):
+        local.put("local://ns/k", failing())
+    with pytest.raises(OSError, match="client went away"):
+        local.put("local://ns/new", failing())
+    assert b"".join(local.get("local://ns/k")) == b"previous"
+    assert not local.exists("local://ns/new")
+    assert _temp_files(local.root) == []
+
+
+def test_a_symlink_out_of_the_root_is_refused(local: LocalBlockStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not yours")
+    (local.root / "ns").mkdir()
+    (local.root / "ns" / "escape").symlink_to(outside)
+    (local.root / "ns" / "file").symlink_to(outside / "secret")
+    for address in ["local://ns/escape/secret", "local://ns/file"]:
+        with pytest.raises(InvalidValue):
+            list(local.get(address))
+        with pytest.raises(InvalidValue):
+            local.put(address, [b"overwrite"])
+    assert (outside / "secret").read_bytes() == b"not yours"
+    assert list(local.list_prefix("local://ns/")) == []
+
+
+def test_internal_names_are_neither_addressable_nor_listed(local: LocalBlockStore) -> None:
+    local.put("local://ns/visible", [b"v"])
+    upload = local.create_multipart("local://ns/pending")
+    local.upload_part("local://ns/pending", upload, 1, [b"part"])
+    (local.root / "ns" / f"{TEMP_PREFIX}crashed").write_bytes(b"half")
+    assert [s.address for s in local.list_prefix("local://")] == ["local://ns/visible"]
+    for address in [f"local://{UPLOADS_DIR}/{upload}/00001", f"local://ns/{TEMP_PREFIX}x"]:
+        with pytest.raises(InvalidValue):
+            local.put(address, [b"x"])
+
+
+def test_completing_an_upload_removes_its_parts(local: LocalBlockStore) -> None:
+    upload = local.create_multipart("local://ns/m")
+    part = local.upload_part("local://ns/m", upload, 1, [b"abc"])
+    local.complete_multipart("local://ns/m", upload, [(1, part.md5)])
+    assert not (local.root / UPLOADS_DIR / upload).exists()
+    assert b"".join(local.get("local://ns/m")) == b"abc"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["s3://bucket/key", "local://", "local://ns/"],
+    ids=["another scheme", "the root", "a folder"],
+)
+def test_put_needs_a_local_address_with_a_key(local: LocalBlockStore, address: str) -> None:
+    with pytest.raises(InvalidValue):
+        local.put(address, [b"x"])
+
+
+def test_open_block_store_builds_each_kind(tmp_path: Path) -> None:
+    local = open_block_store("local", root=tmp_path / "blocks")
+    assert isinstance(local, LocalBlockStore)
+    assert local.root == (tmp_path / "blocks").resolve()
+    assert isinstance(open_block_store("memory"), MemoryBlockStore)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("gcs", {}),
+        ("local", {}),
+        ("local", {"root": "/x", "bucket": "b"}),
+        ("memory", {"root": "/x"}),
+        ("s3", {"secret": "x"}),
+    ],
+    ids=[
+        "unknown kind",
+        "local without root",
+        "local with an extra option",
+        "memory with options",
+        "s3 with an unknown option",
+    ],
+)
+def test_open_block_store_refuses_unknown_kinds_and_options(
+    kind: str, options: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidValue):
+        open_block_store(kind, **options)
