@@ -163,7 +163,10 @@ def from_exception(exc: BaseException) -> CliError:
         return CliError(f"cannot reach the endpoint: {_one_line(str(exc.reason))}")
     if isinstance(exc, urllib3.exceptions.HTTPError):
         return CliError(f"cannot reach the endpoint: {_one_line(str(exc))}")
-    if isinstance(exc, OpenApiException | ValueError):
+    if isinstance(exc, ValueError) and not isinstance(exc, OpenApiException):
+        # The SDK's models validate what we send: a bad name or namespace is ours.
+        return CliError(f"invalid value: {_one_line(str(exc))}", ExitCode.USAGE)
+    if isinstance(exc, OpenApiException):
         return CliError(f"unexpected response or value: {_one_line(str(exc))}")
     if isinstance(exc, OSError):
         return CliError(_one_line(str(exc)))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from lakefs_sdk.models.import_creation import ImportCreation
 
+from lakever_server.cli.client import LakeClient
 from lakever_server.cli.commands.common import MetaOption, default_repository, parse_meta
+from lakever_server.cli.commands.refs import iter_diff
 from lakever_server.cli.errors import CliError, ExitCode
 from lakever_server.cli.output import emit_message
 from lakever_server.cli.state import OutputOption, state_of
@@ -65,10 +67,23 @@ def import_(
             raise CliError(f"import {started.id} still running after {timeout:g}s", ExitCode.ERROR)
         time.sleep(POLL_SECONDS)  # the import runs on the server; poll its status
     commit_id = status.commit.id if status.commit is not None else ""
+    objects = status.ingested_objects
+    if objects is None and status.commit is not None:
+        objects = _count_imported(state.client, target.repository, status.commit, target.path)
     emit_message(
-        f"Imported {status.ingested_objects or 0} object(s) into {target}: commit {commit_id}",
+        f"Imported {objects or 0} object(s) into {target}: commit {commit_id}",
         fmt,
         import_id=started.id,
-        objects=status.ingested_objects or 0,
+        objects=objects or 0,
         commit_id=commit_id,
     )
+
+
+def _count_imported(client: LakeClient, repository: str, commit: Any, prefix: str | None) -> int:
+    """Objects the import commit added, for servers that do not report the count."""
+    if not commit.parents:
+        return 0
+    changes = iter_diff(
+        client, repository, commit.parents[0], commit.id, prefix=prefix or None, two_dot=True
+    )
+    return sum(1 for change in changes if change.path_type == "object")

@@ -125,9 +125,10 @@ def stat(ctx: typer.Context, uri: PathArg, output: OutputOption = None) -> None:
 
 
 @app.command("cat")
-def cat(ctx: typer.Context, uri: PathArg) -> None:
-    """Write an object's content to stdout."""
+def cat(ctx: typer.Context, uri: PathArg, output: OutputOption = None) -> None:
+    """Write an object's content to stdout (``--output`` shapes errors only)."""
     state = state_of(ctx)
+    state.fmt(output)
     target = parse_path(uri, require_path=True)
     response = state.client.open_object(target.repository, target.ref_or_fail, target.path or "")
     stream_to(response, sys.stdout.buffer)

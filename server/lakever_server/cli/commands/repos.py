@@ -44,7 +44,9 @@ def _default_namespace(ctx: typer.Context, name: str) -> str:
             "the server has no default storage namespace: give one, e.g. "
             f"lakever repo create lakefs://{name} s3://bucket/{name}"
         )
-    return f"{prefix.rstrip('/')}/{name}"
+    # "local://" and "s3://bucket/repos/" both take the name after one separator.
+    separator = "" if prefix.endswith("/") else "/"
+    return f"{prefix}{separator}{name}"
 
 
 @app.command("create")
