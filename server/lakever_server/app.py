@@ -31,6 +31,18 @@ def is_s3_request(scope: Scope) -> bool:
     return "AWSAccessKeyId" in params and "Signature" in params
 
 
+def _header_bytes(scope: Scope) -> int:
+    return sum(len(name) + len(value) for name, value in scope.get("headers", ()))
+
+
+async def _reject_headers(send: Send) -> None:
+    # The HTTP parser accepts any header size; refuse big ones before any app sees them.
+    body = b'{"message":"request headers too large"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 431, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class LakeverApp:
     """Routes each HTTP request to ``gateway`` or ``api``; lifespan events go to both."""
 
@@ -38,8 +50,12 @@ class LakeverApp:
         self.services = services
         self.api: FastAPI = create_api_app(services)
         self.gateway: ASGIApp = create_gateway_app(services)
+        self.max_header_bytes = services.settings.limits.max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _header_bytes(scope) > self.max_header_bytes:
+            await _reject_headers(send)
+            return
         if scope["type"] in ("http", "websocket") and is_s3_request(scope):
             await self.gateway(scope, receive, send)
         else:

@@ -85,6 +85,8 @@ class AuthSettings(_Section):
 
 
 class LimitsSettings(_Section):
+    max_header_bytes: int = Field(default=64 * 1024, gt=0)
+    """Largest total size of a request's headers; larger requests get 431."""
     max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_object_bytes: int = Field(default=5 * 1024**4, gt=0)
     """Largest object accepted by the REST upload (5 TiB, as S3)."""

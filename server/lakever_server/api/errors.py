@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lakever_server import errors
 
 log = logging.getLogger(__name__)
+PROTECTED_BRANCH_MESSAGE = "cannot write to protected branch"
 
 # Most specific first: MergeConflict before Conflict, and so on.
 STATUS_BY_ERROR: tuple[tuple[type[errors.LakeverError], int], ...] = (
@@ -41,6 +42,9 @@ def status_of(error: errors.LakeverError) -> int:
 def error_response(error: errors.LakeverError) -> JSONResponse:
     status = status_of(error)
     body: dict[str, object] = {"message": error.message}
+    if isinstance(error, errors.ProtectedBranch):
+        # lakeFS's exact wording: clients match on it.
+        body["message"] = PROTECTED_BRANCH_MESSAGE
     headers: dict[str, str] = {}
     if isinstance(error, errors.MergeConflict):
         body["conflicts"] = [
