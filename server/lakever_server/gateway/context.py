@@ -79,29 +79,9 @@ class S3Request:
 
     async def run_with_body(self, fn: Callable[[Iterator[bytes]], T]) -> T:
         """Run ``fn(body)`` in a worker thread; ``body`` yields the verified object bytes."""
-        stream = self.http.stream().__aiter__()
-
-        async def next_block() -> bytes | None:
-            parts: list[bytes] = []
-            size = 0
-            while size < BLOCK_SIZE:
-                try:
-                    part = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                if part:
-                    parts.append(part)
-                    size += len(part)
-            return b"".join(parts) if parts else None
-
-        def raw_body() -> Iterator[bytes]:
-            while (block := anyio.from_thread.run(next_block)) is not None:
-                yield block
-
-        def run() -> T:
-            return fn(verified_body(raw_body(), self.auth, self.signable))
-
-        return await anyio.to_thread.run_sync(run)
+        return await run_with_request_body(
+            self.http, lambda raw: fn(verified_body(raw, self.auth, self.signable))
+        )
 
     async def small_body(self, limit: int = MAX_XML_BODY) -> bytes:
         """A small verified body (XML documents), refused beyond ``limit`` bytes."""
@@ -117,6 +97,31 @@ class S3Request:
             return b"".join(parts)
 
         return await self.run_with_body(read)
+
+
+async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T]) -> T:
+    """Run ``fn(body)`` in a worker thread; ``body`` yields the raw request body in blocks
+    of about ``BLOCK_SIZE``, pulled from the event loop as ``fn`` consumes them."""
+    stream = http.stream().__aiter__()
+
+    async def next_block() -> bytes | None:
+        parts: list[bytes] = []
+        size = 0
+        while size < BLOCK_SIZE:
+            try:
+                part = await stream.__anext__()
+            except StopAsyncIteration:
+                break
+            if part:
+                parts.append(part)
+                size += len(part)
+        return b"".join(parts) if parts else None
+
+    def raw_body() -> Iterator[bytes]:
+        while (block := anyio.from_thread.run(next_block)) is not None:
+            yield block
+
+    return await anyio.to_thread.run_sync(lambda: fn(raw_body()))
 
 
 async def drain(stream: AsyncIterator[bytes]) -> None:
