@@ -52,7 +52,10 @@ def _fresh_postgres(url: str) -> PostgresKV:
     return store
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(params=["memory", "sqlite", POSTGRES])
 def kv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KVStore]:
     """One store of each kind, empty."""
     store: KVStore
@@ -68,7 +71,7 @@ def kv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KVStore]:
         store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", POSTGRES])
 def shared_kv_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty store that several processes can open at once."""
     if request.param == "sqlite":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -88,6 +89,19 @@ def _sqlite_engine(path: Path) -> Engine:
     return engine
 
 
+class _Reader:
+    """One thread's read connection; closed with the store or when the thread ends."""
+
+    __slots__ = ("__weakref__", "close", "connection")
+
+    def __init__(self, engine: Engine) -> None:
+        fairy = engine.raw_connection()
+        fairy.detach()  # owned here for the thread's life, not returned to a pool
+        self.connection = cast(sqlite3.Connection, fairy.dbapi_connection)
+        # Runs once: on ``close()``, or when the thread's locals (holding us) are freed.
+        self.close = weakref.finalize(self, fairy.close)
+
+
 class SQLiteKV:
     """A ``KVStore`` in one SQLite file; safe for many threads and several processes."""
 
@@ -99,7 +113,7 @@ class SQLiteKV:
         self._writer_fairy = self._engine.raw_connection()
         self._writer = cast(sqlite3.Connection, self._writer_fairy.dbapi_connection)
         self._readers_lock = threading.Lock()
-        self._readers: list[Any] = []
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._local = threading.local()
         self._closed = False
         with self._write_lock:
@@ -112,18 +126,15 @@ class SQLiteKV:
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None:
             if self._closed:
                 raise RuntimeError("SQLiteKV is closed")
-            fairy = self._engine.raw_connection()
-            conn = cast(sqlite3.Connection, fairy.dbapi_connection)
-            # Kept for the life of the store; ``close`` closes every reader.
-            fairy.detach()
+            reader = _Reader(self._engine)
             with self._readers_lock:
-                self._readers.append(fairy)
-            self._local.conn = conn
-        return conn
+                self._readers.add(reader)
+            self._local.reader = reader
+        return reader.connection
 
     @contextmanager
     def _write(self, *, immediate: bool) -> Iterator[sqlite3.Cursor]:
@@ -232,7 +243,7 @@ class SQLiteKV:
             self._closed = True
             self._writer_fairy.close()
         with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for fairy in readers:
-            fairy.close()
+            readers = list(self._readers)
+        for reader in readers:
+            reader.close()
         self._engine.dispose()

@@ -1,7 +1,8 @@
-"""What the embedded SQLite store adds to the contract: WAL, durability, the URL forms."""
+"""What the SQL stores add to the contract: SQLite's WAL and readers, URL forms, reprs."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import time
@@ -66,6 +67,24 @@ def test_every_thread_reads_through_its_own_connection(tmp_path: Path) -> None:
     assert seen == [b"v"] * 4
 
 
+def test_a_threads_read_connection_closes_when_the_thread_ends(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "kv.db")
+    connections: list[sqlite3.Connection] = []
+
+    def read_once() -> None:
+        kv.get("p", b"k")
+        connections.append(kv._reader())
+
+    thread = threading.Thread(target=read_once)
+    thread.start()
+    thread.join()
+    del thread
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        connections[0].execute("SELECT 1")
+    kv.close()
+
+
 def test_open_kv_memory_gives_an_empty_in_process_store() -> None:
     kv = open_kv("memory://")
     assert isinstance(kv, MemoryKV)
@@ -92,6 +111,7 @@ def test_open_kv_sqlite_with_a_relative_path_uses_the_working_directory(
     assert (tmp_path / "data" / "lakever.db").is_file()
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 def test_open_kv_postgres_urls_open_a_postgres_store(postgres_url: str, scheme: str) -> None:
     url = postgres_url.replace("postgresql://", f"{scheme}://", 1)
@@ -128,6 +148,7 @@ def test_open_kv_refuses_anything_else(url: str) -> None:
         open_kv(url)
 
 
+@pytest.mark.postgres
 def test_postgres_repr_never_shows_the_password(postgres_url: str) -> None:
     # The local server trusts every password, so this one is real but never checked.
     kv = PostgresKV(postgres_url.replace("postgres@", "postgres:s3cret@", 1))
