@@ -1,0 +1,71 @@
+"""What the lakever sensors share: connection, repository, hook, deferral plumbing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, conf
+
+from airflow_provider_lakever.exceptions import LakeverError
+from airflow_provider_lakever.hooks.lakever import LakeverHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class LakeverBaseSensor(BaseSensorOperator):
+    """Base of the lakever sensors; deferrable by default when Airflow says so.
+
+    :param repository: the repository id (templated).
+    :param lakever_conn_id: the Airflow connection to the server (templated).
+    :param deferrable: wait in the triggerer instead of a worker slot; defaults to
+        ``[operators] default_deferrable``. Otherwise ``mode`` (poke or reschedule) applies.
+    """
+
+    template_fields: Sequence[str] = ("repository", "lakever_conn_id")
+    ui_color = "#e6f2d9"
+
+    def __init__(
+        self,
+        *,
+        repository: str,
+        lakever_conn_id: str = LakeverHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.repository = repository
+        self.lakever_conn_id = lakever_conn_id
+        self.deferrable = deferrable
+        self.lakever_link_state: dict[str, str] = {}
+
+    @cached_property
+    def hook(self) -> LakeverHook:
+        """The hook for ``lakever_conn_id``."""
+        return LakeverHook(self.lakever_conn_id)
+
+    def remember_links(self, **refs: str | None) -> None:
+        """Record what the extra links point at."""
+        self.lakever_link_state = {
+            "ui_base_url": self.hook.settings.ui_base_url,
+            "repository": self.repository,
+            **{key: value for key, value in refs.items() if value},
+        }
+
+    def defer_timeout(self) -> timedelta:
+        """The sensor's ``timeout`` as the deferral's timeout."""
+        return timedelta(seconds=float(self.timeout))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired: succeed with its finding or fail with its error."""
+        if not event or event.get("status") != "success":
+            message = (event or {}).get("message", "the trigger returned no event")
+            raise LakeverError(f"{self.task_id} failed while deferred: {message}")
+        return self.on_found(context, {k: v for k, v in event.items() if k != "status"})
+
+    def on_found(self, context: Context, found: dict[str, Any]) -> Any:
+        """Turn what the condition found into the task's XCom result."""
+        raise NotImplementedError
