@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lakever_server.errors import InvalidValue
+from lakever_server.errors import InvalidValue, TooManyRequests
 from lakever_server.storage.kv import open_kv
 from lakever_server.storage.kv.memory import MemoryKV
 from lakever_server.storage.kv.postgres import PostgresKV
@@ -49,6 +49,21 @@ def test_reads_do_not_wait_for_another_processs_open_write(tmp_path: Path) -> No
         assert list(kv.scan("p")) == [(b"k", b"committed")]
         assert time.perf_counter() - started < 1.0  # far below the busy timeout
         other.execute("ROLLBACK")
+    finally:
+        other.close()
+        kv.close()
+
+
+def test_a_write_blocked_past_the_busy_timeout_is_too_many_requests(tmp_path: Path) -> None:
+    kv = SQLiteKV(tmp_path / "kv.db", busy_timeout=0.2)
+    other = sqlite3.connect(tmp_path / "kv.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(TooManyRequests):
+            kv.set("p", b"k", b"v")
+        other.execute("COMMIT")
+        kv.set("p", b"k", b"v")  # the store is usable again once the lock is gone
+        assert kv.get("p", b"k") == b"v"
     finally:
         other.close()
         kv.close()

@@ -32,12 +32,12 @@ from typing import Any, cast
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
-from lakever_server.errors import PreconditionFailed
+from lakever_server.errors import PreconditionFailed, TooManyRequests
 
 SCAN_BATCH = 1000
 """Rows fetched per scan page."""
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's write lock before failing."""
 
 _WRITE_CHUNK = 10_000  # rows per executemany inside one batch transaction
@@ -68,24 +68,24 @@ _SCAN_FROM = "SELECT key, value FROM kv WHERE partition = ? AND key >= ?"
 _SCAN_AFTER = "SELECT key, value FROM kv WHERE partition = ? AND key > ?"
 
 
-def _configure(dbapi_connection: Any, _record: Any) -> None:
-    """Per-connection setup: autocommit at the driver, so we issue BEGIN ourselves."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    # The busy timeout first: switching to WAL needs a lock another process may hold.
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
-
-
-def _sqlite_engine(path: Path) -> Engine:
+def _sqlite_engine(path: Path, busy_timeout: float) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
         poolclass=NullPool,
         connect_args={"check_same_thread": False},
     )
-    event.listen(engine, "connect", _configure)
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: this module issues BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching to WAL needs a lock another process may hold.
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
     return engine
 
 
@@ -105,10 +105,10 @@ class _Reader:
 class SQLiteKV:
     """A ``KVStore`` in one SQLite file; safe for many threads and several processes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._engine = _sqlite_engine(self.path)
+        self._engine = _sqlite_engine(self.path, busy_timeout)
         self._write_lock = threading.Lock()
         self._writer_fairy = self._engine.raw_connection()
         self._writer = cast(sqlite3.Connection, self._writer_fairy.dbapi_connection)
@@ -137,19 +137,24 @@ class SQLiteKV:
         return reader.connection
 
     @contextmanager
-    def _write(self, *, immediate: bool) -> Iterator[sqlite3.Cursor]:
-        """One write transaction on the single writer connection."""
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        """One ``BEGIN IMMEDIATE`` transaction on the single writer connection."""
         with self._write_lock:
             if self._closed:
                 raise RuntimeError("SQLiteKV is closed")
             cursor: sqlite3.Cursor = self._writer.cursor()
-            cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                # Another process held the write lock for the whole busy timeout.
+                raise TooManyRequests("the metadata store is busy; retry") from error
             try:
                 yield cursor
+                cursor.execute("COMMIT")
             except BaseException:
-                cursor.execute("ROLLBACK")
+                if self._writer.in_transaction:
+                    cursor.execute("ROLLBACK")
                 raise
-            cursor.execute("COMMIT")
 
     # -- reads -----------------------------------------------------------------------
 
@@ -195,11 +200,11 @@ class SQLiteKV:
     # -- writes ----------------------------------------------------------------------
 
     def set(self, partition: str, key: bytes, value: bytes) -> None:
-        with self._write(immediate=True) as cursor:
+        with self._write() as cursor:
             cursor.execute(_UPSERT, (partition, key, value))
 
     def set_if(self, partition: str, key: bytes, value: bytes, expected: bytes | None) -> None:
-        with self._write(immediate=True) as cursor:
+        with self._write() as cursor:
             if expected is None:
                 cursor.execute(_INSERT_NEW, (partition, key, value))
             else:
@@ -209,11 +214,11 @@ class SQLiteKV:
             raise PreconditionFailed("value changed concurrently")
 
     def delete(self, partition: str, key: bytes) -> None:
-        with self._write(immediate=True) as cursor:
+        with self._write() as cursor:
             cursor.execute(_DELETE, (partition, key))
 
     def delete_if(self, partition: str, key: bytes, expected: bytes) -> None:
-        with self._write(immediate=True) as cursor:
+        with self._write() as cursor:
             cursor.execute(_DELETE_IF, (partition, key, expected))
             changed = cursor.rowcount
         if changed != 1:
@@ -225,7 +230,7 @@ class SQLiteKV:
         sets: Iterable[tuple[bytes, bytes]] = (),
         deletes: Iterable[bytes] = (),
     ) -> None:
-        with self._write(immediate=True) as cursor:
+        with self._write() as cursor:
             # Deletes first, then sets: a key in both ends up set, as in every store.
             cursor.executemany(_DELETE, ((partition, key) for key in deletes))
             rows = ((partition, key, value) for key, value in sets)
@@ -233,7 +238,7 @@ class SQLiteKV:
                 cursor.executemany(_UPSERT, chunk)
 
     def drop_partition(self, partition: str) -> None:
-        with self._write(immediate=True) as cursor:
+        with self._write() as cursor:
             cursor.execute(_DROP, (partition,))
 
     def close(self) -> None:
