@@ -45,6 +45,7 @@ def new_commit(
 ) -> CommitRecord:
     """Store a commit on ``parents`` with tree ``root``; generation = max(parents) + 1."""
     generation = max((ctx.commit(p).generation for p in parents), default=0) + 1
+    ctx.flush_nodes()  # the tree's nodes are stored before any commit names its root
     record = CommitRecord(
         parents=tuple(parents),
         committer=request.committer,
@@ -58,18 +59,28 @@ def new_commit(
 
 
 def commit_branch(ctx: RepositoryContext, branch: str, request: CommitRequest) -> CommitRecord:
-    """Commit the branch's staged changes (see the module docstring for the flow)."""
+    """Commit the branch's staged changes (see the module docstring for the flow).
+
+    If another process commits the branch meanwhile, its commit includes our sealed
+    tokens (a commit takes every sealed token, oldest first, so values keep their
+    order); we then retry on its head, and find ``NoChanges`` if it took everything.
+    """
+    raced = False
     for _ in range(MAX_CAS_ATTEMPTS):
         _, current = ctx.read_branch(branch)
         if not request.allow_empty and ctx.staging.is_empty(current.tokens):
-            raise NoChanges("commit: no changes")
+            detail = " (a concurrent commit included them)" if raced else ""
+            raise NoChanges(f"commit: no changes{detail}")
         _, sealed = ctx.update_branch(branch, _seal)
         committed_tokens = sealed.sealed_tokens
         head = sealed.commit_id
-        root = ctx.tree.apply(ctx.root_of(head), ctx.staging.changes(committed_tokens))
-        if root == ctx.root_of(head) and not request.allow_empty:
-            _drop_committed(ctx, branch, head, committed_tokens)
-            raise NoChanges("commit: no changes")
+        head_root = ctx.root_of(head)
+        root = ctx.tree.apply(head_root, ctx.staging.changes(committed_tokens))
+        if root == head_root and not request.allow_empty:
+            if _drop_committed(ctx, branch, head, committed_tokens):
+                raise NoChanges("commit: no changes")
+            raced = True
+            continue
         commit = new_commit(ctx, [head], root, request)
         try:
             ctx.update_branch(
@@ -77,7 +88,8 @@ def commit_branch(ctx: RepositoryContext, branch: str, request: CommitRequest) -
                 partial(_advance, head=head, commit_id=commit.id, committed=committed_tokens),
             )
         except _HeadMoved:
-            continue  # another commit won; our sealed tokens stay readable: try again
+            raced = True
+            continue
         ctx.staging.drop(committed_tokens)
         return commit
     raise TooManyRequests(f"branch {branch} is changing too fast; retry the commit")
@@ -108,13 +120,14 @@ def _advance(
 
 def _drop_committed(
     ctx: RepositoryContext, branch: str, head: str, committed: tuple[str, ...]
-) -> None:
-    """Forget sealed tokens that turned out to change nothing (best effort)."""
+) -> bool:
+    """Forget sealed tokens that turned out to change nothing; False if the head moved."""
     try:
-        ctx.update_branch(branch, lambda b: _advance(b, head, head, committed))
-    except (_HeadMoved, TooManyRequests):
-        return
+        ctx.update_branch(branch, partial(_advance, head=head, commit_id=head, committed=committed))
+    except _HeadMoved:
+        return False
     ctx.staging.drop(committed)
+    return True
 
 
 # -- the log --------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from lakever_server.graveler.names import (
     validate_repository_id,
     validate_tag_name,
 )
+from lakever_server.graveler.node_writes import BackgroundNodeWrites
 from lakever_server.graveler.refs import RefStore, ResolvedRef, repo_partition
 from lakever_server.graveler.repository import MAX_CAS_ATTEMPTS, RepositoryContext
 from lakever_server.graveler.staging import StagingArea, merge_newest_first, new_token
@@ -73,6 +74,7 @@ class Graveler:
         self.refs = RefStore(kv)
         self.staging = StagingArea(kv)
         self.cache = cache if cache is not None else NodeCache()
+        self.node_writes = BackgroundNodeWrites(block)
         self._trees: dict[str, Tree] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -82,15 +84,23 @@ class Graveler:
         with self._guard:
             tree = self._trees.get(storage_namespace)
             if tree is None:
-                store = BlockNodeStore(self.block, storage_namespace.rstrip("/"), self.cache)
+                store = BlockNodeStore(self.node_writes, storage_namespace.rstrip("/"), self.cache)
                 tree = self._trees[storage_namespace] = Tree(store)
             return tree
 
     def open(self, repository: str) -> RepositoryContext:
         repo = self.refs.get_repository(repository)
-        return RepositoryContext(
-            repo, self.refs, self.staging, self.tree_for(repo.storage_namespace)
-        )
+        tree = self.tree_for(repo.storage_namespace)
+        return RepositoryContext(repo, self.refs, self.staging, tree, self._flush_nodes)
+
+    def _flush_nodes(self) -> None:
+        """Wait for background node writes. On failure, forget every cached node: the
+        cache also stands for "already stored", and a failed node must be written again."""
+        try:
+            self.node_writes.flush()
+        except BaseException:
+            self.cache.clear()
+            raise
 
     def _lock(self, ctx: RepositoryContext, branch: str) -> threading.Lock:
         with self._guard:
@@ -121,7 +131,8 @@ class Graveler:
             repository, storage_namespace, default_branch, date, uuid.uuid4().hex
         )
         if not bare:
-            ctx = RepositoryContext(repo, self.refs, self.staging, self.tree_for(storage_namespace))
+            tree = self.tree_for(storage_namespace)
+            ctx = RepositoryContext(repo, self.refs, self.staging, tree, self._flush_nodes)
             request = CommitRequest(creator, "Repository created", {}, date)
             first = commits.new_commit(ctx, [], ctx.tree.build(()), request)
             self.refs.create_branch(repo, default_branch, BranchRecord(first.id, new_token()))

@@ -1,0 +1,228 @@
+"""Benchmarks of the versioning core: costs must follow the change, not the lake.
+
+Run ``.venv/bin/python -m benchmarks.bench_core`` (``--small`` for a quick check at
+1/100 scale). In-process, on SQLite + local disk (the embedded default), falling back
+to memory stores if those are absent. Prints medians and the ratios the spec bounds,
+all measured in this one run:
+
+- branch creation at 1,000,000 objects vs 1,000 (ratio <= 1.2, p50 < 5 ms);
+- commit of 100 changes on 1M vs 1K: one new partition (<= 1.5, p50 < 50 ms) and
+  scattered across the keyspace (<= 3);
+- merge of a run branch with 100 changes into 1M vs 1K main (<= 1.5);
+- committing 100,000 staged changes (>= 50,000 entries/s);
+- a page of 1,000 at a random offset of a 1M commit (p50 < 20 ms);
+- peak RSS while building the 1M-object commit.
+
+The 1M repository is set up with the bulk import path (``Graveler.import_items``:
+one streaming ``Tree.build``), which is also what ``import_from`` uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from lakever_server.catalog.catalog import Catalog
+from lakever_server.catalog.entries import encode_entry
+from lakever_server.catalog.models import Entry
+from lakever_server.graveler.commits import CommitRequest
+
+REPEATS = 15
+
+
+def _stores(root: Path) -> tuple[Any, Any, str, str]:
+    try:
+        from lakever_server.storage.block.local import LocalBlockStore
+        from lakever_server.storage.kv.sqlite import SQLiteKV
+    except ImportError:
+        from lakever_server.storage.block.memory import MemoryBlockStore
+        from lakever_server.storage.kv.memory import MemoryKV
+
+        return MemoryKV(), MemoryBlockStore(), "mem://bench", "memory"
+    kv = SQLiteKV(root / "meta.db")
+    return kv, LocalBlockStore(root / "blocks"), "local://bench", "sqlite+local"
+
+
+def _key(i: int) -> str:
+    """Object ``i`` of a lake laid out as 1,000-object partitions."""
+    return f"events/date={i // 1000:05d}/part-{i % 1000:04d}.parquet"
+
+
+def _entry(path: str, tag: str = "0") -> bytes:
+    return encode_entry(
+        Entry(
+            path=path,
+            physical_address=f"local://bench/data/{tag}-{abs(hash(path)) % 10**12:012d}",
+            checksum=f"{abs(hash((path, tag))) % 16**32:032x}",
+            size_bytes=1024,
+            mtime=1_700_000_000,
+        )
+    )
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def _ms(seconds: list[float]) -> float:
+    return statistics.median(seconds) * 1000
+
+
+class Lake:
+    """One repository of ``size`` committed objects."""
+
+    def __init__(self, catalog: Catalog, namespace: str, name: str, size: int) -> None:
+        self.catalog, self.name, self.size = catalog, name, size
+        self.graveler = catalog.graveler
+        catalog.create_repository(name, f"{namespace}/{name}")
+
+        def items() -> Iterator[tuple[bytes, bytes]]:
+            for i in range(size):
+                path = _key(i)
+                yield path.encode(), _entry(path)
+
+        self.graveler.import_items(
+            name, "main", items, CommitRequest("bench", f"{size} objects", {})
+        )
+        self.runs = 0
+
+    def stage(self, branch: str, paths: list[str], tag: str) -> None:
+        self.graveler.set_many(
+            self.name, branch, [(p.encode(), _entry(p, tag)) for p in sorted(paths)]
+        )
+
+    def partition_paths(self, tag: str) -> list[str]:
+        return [f"events/date=new-{tag}/part-{k:04d}.parquet" for k in range(100)]
+
+    def scattered_paths(self, rng: random.Random) -> list[str]:
+        return [_key(i) for i in rng.sample(range(self.size), 100)]
+
+
+def bench_branch_creation(lake: Lake) -> list[float]:
+    times = []
+    for i in range(REPEATS * 4):
+        times.append(_timed(lambda i=i: lake.catalog.create_branch(lake.name, f"b-{i}", "main")))
+    return times
+
+
+def bench_commit(lake: Lake, scattered: bool, rng: random.Random) -> list[float]:
+    times = []
+    for i in range(REPEATS):
+        tag = f"{'s' if scattered else 'p'}{i}"
+        paths = lake.scattered_paths(rng) if scattered else lake.partition_paths(tag)
+        lake.stage("main", paths, tag)
+        times.append(_timed(lambda tag=tag: lake.catalog.commit(lake.name, "main", tag, "bench")))
+    return times
+
+
+def bench_merge(lake: Lake) -> list[float]:
+    times = []
+    for i in range(REPEATS):
+        run = f"run-{i}"
+        lake.catalog.create_branch(lake.name, run, "main")
+        lake.stage(run, lake.partition_paths(f"m{i}"), f"m{i}")
+        lake.catalog.commit(lake.name, run, "run output", "dag")
+        times.append(_timed(lambda run=run: lake.catalog.merge(lake.name, run, "main", "dag")))
+    return times
+
+
+def bench_listing(lake: Lake, rng: random.Random) -> list[float]:
+    head = lake.catalog.get_commit(lake.name, "main").id
+    times = []
+    for _ in range(REPEATS * 3):
+        after = _key(rng.randrange(lake.size - 2000))
+
+        def page(after: str = after) -> None:
+            result = lake.catalog.list_entries(lake.name, head, after=after, amount=1000)
+            assert len(result.results) == 1000
+
+        times.append(_timed(page))
+    return times
+
+
+def bench_bulk_commit(catalog: Catalog, namespace: str, changes: int) -> float:
+    name = "bulk-commit"
+    catalog.create_repository(name, f"{namespace}/{name}")
+    for start in range(0, changes, 10_000):
+        paths = [_key(i) for i in range(start, min(changes, start + 10_000))]
+        catalog.graveler.set_many(name, "main", [(p.encode(), _entry(p)) for p in paths])
+    return _timed(lambda: catalog.commit(name, "main", "bulk", "bench"))
+
+
+def _row(label: str, big: float, small: float, bound: str) -> None:
+    ratio = big / small if small else float("inf")
+    print(f"{label:<46} {big:9.2f} ms {small:9.2f} ms  ratio {ratio:5.2f}  ({bound})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="1/100 scale, for a quick check")
+    args = parser.parse_args()
+    big_size, small_size = (10_000, 1_000) if args.small else (1_000_000, 1_000)
+    bulk = 1_000 if args.small else 100_000
+    root = Path(tempfile.mkdtemp(prefix="lakever-bench-"))
+    try:
+        kv, block, namespace, kind = _stores(root)
+        catalog = Catalog(kv, block)
+        rng = random.Random(7)
+        print(f"stores: {kind}; big lake {big_size:,} objects, small lake {small_size:,}")
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        big_lake = Lake(catalog, namespace, "big", big_size)
+        build = time.perf_counter() - started
+        rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        small_lake = Lake(catalog, namespace, "small", small_size)
+        print(
+            f"bulk build of the {big_size:,}-object commit: {build:.1f} s "
+            f"({big_size / build:,.0f} entries/s); peak RSS {rss_peak / 1024:.0f} MiB "
+            f"(process before: {rss_before / 1024:.0f} MiB)"
+        )
+        print(f"{'':<46} {'big p50':>12} {'small p50':>12}")
+        _row(
+            "branch creation",
+            _ms(bench_branch_creation(big_lake)),
+            _ms(bench_branch_creation(small_lake)),
+            "<= 1.2, p50 < 5 ms",
+        )
+        _row(
+            "commit 100 changes, one new partition",
+            _ms(bench_commit(big_lake, False, rng)),
+            _ms(bench_commit(small_lake, False, rng)),
+            "<= 1.5, p50 < 50 ms",
+        )
+        _row(
+            "commit 100 changes, scattered",
+            _ms(bench_commit(big_lake, True, rng)),
+            _ms(bench_commit(small_lake, True, rng)),
+            "<= 3",
+        )
+        _row(
+            "merge run branch with 100 changes",
+            _ms(bench_merge(big_lake)),
+            _ms(bench_merge(small_lake)),
+            "<= 1.5",
+        )
+        listing = _ms(bench_listing(big_lake, rng))
+        print(f"{'page of 1,000 at a random offset (big)':<46} {listing:9.2f} ms  (p50 < 20 ms)")
+        seconds = bench_bulk_commit(catalog, namespace, bulk)
+        print(
+            f"commit of {bulk:,} staged changes: {seconds:.2f} s = "
+            f"{bulk / seconds:,.0f} entries/s (>= 50,000/s)"
+        )
+        kv.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
