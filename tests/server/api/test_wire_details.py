@@ -249,7 +249,7 @@ def test_upload_stores_lakefs_meta_headers_and_content_type(http: httpx.Client) 
         headers={"Content-Type": "text/csv", "X-Lakefs-Meta-Owner": "etl"},
     )
     assert uploaded.status_code == 201
-    assert uploaded.json()["metadata"] == {"Owner": "etl"}
+    assert uploaded.json()["metadata"] == {"owner": "etl"}
     assert uploaded.json()["content_type"] == "text/csv"
     got = _get_path(http, "meta.csv")
     assert got.headers["Content-Type"] == "text/csv"

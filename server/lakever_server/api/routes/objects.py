@@ -38,13 +38,16 @@ UserMetadata = Annotated[bool, Query(description="include user metadata")]
 
 
 def _user_metadata(request: Request) -> dict[str, str]:
-    """``X-Lakefs-Meta-Some-Key: v`` headers as ``{"Some-Key": "v"}`` (Go's canonical form)."""
-    metadata = {}
-    for name, value in request.headers.items():
-        if name.startswith(META_HEADER) and len(name) > len(META_HEADER):
-            key = "-".join(part.capitalize() for part in name[len(META_HEADER) :].split("-"))
-            metadata[key] = value
-    return metadata
+    """``X-Lakefs-Meta-<key>: v`` headers as ``{"<key>": "v"}``.
+
+    Header names arrive lower-cased (HTTP names are case-insensitive), and lakeFS
+    clients lower-case the keys they send, so keys are stored lower-case.
+    """
+    return {
+        name[len(META_HEADER) :]: value
+        for name, value in request.headers.items()
+        if name.startswith(META_HEADER) and len(name) > len(META_HEADER)
+    }
 
 
 def _object_headers(entry: Entry) -> dict[str, str]:
