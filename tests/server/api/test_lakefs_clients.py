@@ -5,7 +5,6 @@ pandas/polars reading Parquet by ``lakefs://`` URL."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +33,8 @@ def repo(client: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def fs(lakever_server: RunningServer) -> Iterator[LakeFSFileSystem]:
-    yield LakeFSFileSystem(
+def fs(lakever_server: RunningServer) -> LakeFSFileSystem:
+    return LakeFSFileSystem(
         host=lakever_server.url,
         username=lakever_server.access_key_id,
         password=lakever_server.secret_access_key,
@@ -95,9 +94,14 @@ def test_transaction_commits_on_success_and_discards_on_error(repo: Any) -> None
     assert messages[0].startswith("Merge transaction")
     assert branch.object("tx/ok.txt").exists()
     head = branch.get_commit().id
-    with pytest.raises(RuntimeError), branch.transact(commit_message="never") as tx:
-        tx.object("tx/bad.txt").upload(data="bad")
-        raise RuntimeError("pipeline failed")
+
+    def failing_run() -> None:
+        with branch.transact(commit_message="never") as tx:
+            tx.object("tx/bad.txt").upload(data="bad")
+            raise RuntimeError("pipeline failed")
+
+    with pytest.raises(RuntimeError):
+        failing_run()
     assert not branch.object("tx/bad.txt").exists()
     assert branch.get_commit().id == head
 
