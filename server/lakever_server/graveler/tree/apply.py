@@ -18,11 +18,19 @@ from typing import cast
 
 from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree.build import LevelBuilder, NodeWriter
-from lakever_server.graveler.tree.chunker import Chunker, ChunkingRule, Payload
-from lakever_server.graveler.tree.codec import Node
+from lakever_server.graveler.tree.chunker import (
+    Chunker,
+    ChunkingRule,
+    Columns,
+    Hint,
+    entry_sizes,
+    node_columns,
+)
 from lakever_server.graveler.tree.cursor import LevelCursor
 from lakever_server.graveler.tree.nodes import DecodedNodeStore
 
+Payload = bytes | tuple[str, int]
+"""What an entry carries: a value (leaf) or ``(child id, item count)`` (internal)."""
 EntryChange = tuple[bytes, Payload | None]
 Ref = tuple[bytes, str, int]  # (last key, node id, item count)
 
@@ -42,68 +50,64 @@ def sorted_changes(changes: Iterable[tuple[bytes, bytes | None]]) -> Iterator[En
         yield key, value
 
 
-def _payloads(node: Node) -> list[Payload]:
-    if node.level == 0:
-        return cast(list[Payload], node.values)
-    return list(zip(node.children, node.counts, strict=True))
-
-
 class _LevelRewrite:
     """Applies one level's changes; collects the new and the replaced node references."""
 
     def __init__(self, writer: NodeWriter, rule: ChunkingRule, level: int) -> None:
         self._writer = writer
-        self._rule = rule
         self._chunker = Chunker(level, rule)
+        self._level = level
         self.added: list[Ref] = []
         self.removed: dict[bytes, tuple[str, int]] = {}
 
-    def _cut(self) -> None:
-        node = self._chunker.cut()
-        self.added.append((node.keys[-1], self._writer.write(node), node.count))
-
     def _feed(
-        self, keys: list[bytes], payloads: list[Payload], lo: int, hi: int, known: int
+        self,
+        cols: Columns,
+        lo: int,
+        hi: int,
+        sizes: list[int] | None = None,
+        hint: Hint | None = None,
     ) -> None:
-        """Add entries ``lo..hi-1``; those before ``known`` are known not to end a node."""
-        chunker = self._chunker
-        for t in range(lo, hi):
-            if t < known:
-                chunker.add_known(keys[t], payloads[t])
-            elif chunker.add(keys[t], payloads[t]):
-                self._cut()
+        if lo < hi:
+            for node in self._chunker.feed(cols, lo, hi, sizes, hint):
+                self.added.append((node.keys[-1], self._writer.write(node), node.count))
+
+    def _entry(self, key: bytes, payload: Payload) -> Columns:
+        if self._level == 0:
+            return ([key], [payload])
+        child, count = cast(tuple[str, int], payload)
+        return ([key], [child], [count])
 
     def run(self, cursor: LevelCursor, changes: Iterator[EntryChange]) -> None:
+        chunker = self._chunker
         pending = next(changes, None)
         while pending is not None:
             cursor.seek(pending[0])
-            fresh = True  # still in the first node, before its first change
             while True:
                 node = cursor.node
                 last = cursor.is_last()
-                keys, payloads, n = node.keys, _payloads(node), len(node.keys)
+                keys, n = node.keys, len(node.keys)
+                cols = node_columns(node)
+                sizes = entry_sizes(self._level, cols)
+                hint = chunker.hint(n, sizes[-1], last)
                 if n:
                     self.removed[keys[-1]] = (cursor.node_id, node.count)
-                # Entries before the first change of the first node were not boundaries in
-                # the same context; all but a node's last entry are known non-boundaries.
-                known = n - 1 if fresh else 0
                 i = 0
                 while pending is not None and (last or pending[0] <= keys[-1]):
                     key, payload = pending
                     j = bisect_left(keys, key, i)
-                    self._feed(keys, payloads, i, j, known)
-                    known = 0
+                    self._feed(cols, i, j, sizes, hint)
                     i = j + 1 if j < n and keys[j] == key else j
-                    if payload is not None and self._chunker.add(key, payload):
-                        self._cut()
+                    if payload is not None:
+                        self._feed(self._entry(key, payload), 0, 1)
                     pending = next(changes, None)
-                self._feed(keys, payloads, i, n, known)
-                fresh = False
+                self._feed(cols, i, n, sizes, hint)
                 if last:
-                    if not self._chunker.empty:
-                        self._cut()
+                    final = chunker.flush()
+                    if final is not None:
+                        self.added.append((final.keys[-1], self._writer.write(final), final.count))
                     break
-                if self._chunker.empty:
+                if chunker.empty:
                     break  # a new boundary at an old one: the rest of the level is unchanged
                 cursor.advance()
 
@@ -155,6 +159,5 @@ def _new_root(
             node = nodes.load_node(nid)
         return nid
     builder = LevelBuilder(writer, rule, base_level=level + 1)
-    for key, nid, count in top:
-        builder.add(level + 1, key, (nid, count))
+    builder.feed(level + 1, ([r[0] for r in top], [r[1] for r in top], [r[2] for r in top]))
     return builder.finish()

@@ -2,16 +2,17 @@
 
 ``LevelBuilder`` keeps one ``Chunker`` per level: a node cut at level L is written and
 its reference is appended to level L+1, so building holds at most one pending node per
-level, never the whole tree. The root is the first level that ends with exactly one
-node, which makes the shape a function of the contents alone.
+level (plus one input batch), never the whole tree. The root is the first level that
+ends with exactly one node, which makes the shape a function of the contents alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import islice, pairwise
 
 from lakever_server.errors import InvalidValue
-from lakever_server.graveler.tree.chunker import Chunker, ChunkingRule, Payload
+from lakever_server.graveler.tree.chunker import Chunker, ChunkingRule, Columns
 from lakever_server.graveler.tree.codec import (
     EMPTY_DATA,
     EMPTY_ID,
@@ -21,6 +22,8 @@ from lakever_server.graveler.tree.codec import (
     node_id,
 )
 from lakever_server.graveler.tree.nodes import DecodedNodeStore
+
+_BATCH = 4096
 
 
 class NodeWriter:
@@ -45,7 +48,7 @@ class NodeWriter:
 class LevelBuilder:
     """Streams entries into levels ``base_level`` and up; ``finish`` returns the root id.
 
-    Feed entries of ``base_level`` in key order with ``add``. A level above the leaves
+    Feed entries of ``base_level`` in key order with ``feed``. A level above the leaves
     must be fed at least two references (one reference would be the root itself).
     """
 
@@ -65,23 +68,19 @@ class LevelBuilder:
             self._last_id.append("")
         return at
 
-    def chunker(self, level: int) -> Chunker:
-        """The chunker of ``level``; whoever adds to it directly must ``emit`` its cuts."""
-        return self._chunkers[self._level(level)]
-
-    def add(self, level: int, key: bytes, payload: Payload) -> None:
-        """Append one entry at ``level``; cascades cut nodes upward."""
-        chunker = self.chunker(level)
-        if chunker.add(key, payload):
-            self.emit(level, chunker.cut())
-
-    def emit(self, level: int, node: Node) -> None:
-        """Write a node cut at ``level`` and reference it from the level above."""
+    def feed(self, level: int, cols: Columns) -> None:
+        """Append entries (as columns) at ``level``; cut nodes cascade upward."""
         at = self._level(level)
-        nid = self._writer.write(node)
-        self._emitted[at] += 1
-        self._last_id[at] = nid
-        self.add(level + 1, node.keys[-1], (nid, node.count))
+        done = self._chunkers[at].feed(cols, 0, len(cols[0]))
+        if done:
+            self._emit(at, done)
+
+    def _emit(self, at: int, nodes: list[Node]) -> None:
+        ids = [self._writer.write(node) for node in nodes]
+        self._emitted[at] += len(ids)
+        self._last_id[at] = ids[-1]
+        refs = ([node.keys[-1] for node in nodes], ids, [node.count for node in nodes])
+        self.feed(self._base + at + 1, refs)
 
     def finish(self) -> str:
         """Flush every level bottom-up and return the root id (the empty tree if none)."""
@@ -90,7 +89,7 @@ class LevelBuilder:
             self._level(self._base + at)
             node = self._chunkers[at].flush()
             if node is not None:
-                self.emit(self._base + at, node)
+                self._emit(at, [node])
             emitted = self._emitted[at]
             if emitted == 0:
                 return self._writer.write_empty()
@@ -99,26 +98,24 @@ class LevelBuilder:
             at += 1
 
 
-def sorted_items(items: Iterable[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
-    """Pass ``items`` through, refusing keys that are not strictly increasing."""
-    previous: bytes | None = None
-    for key, value in items:
-        if previous is not None and key <= previous:
-            raise InvalidValue(
-                f"tree items must be sorted by key and unique: {key!r} after {previous!r}",
-                field="items",
-            )
-        if not isinstance(key, bytes) or not isinstance(value, bytes):
-            raise InvalidValue("tree keys and values must be bytes", field="items")
-        previous = key
-        yield key, value
+def _check_batch(keys: list[bytes], values: list[bytes], previous: bytes | None) -> None:
+    """Refuse keys that are not bytes and strictly increasing (continuing ``previous``)."""
+    if not all(isinstance(k, bytes) for k in keys) or not all(isinstance(v, bytes) for v in values):
+        raise InvalidValue("tree keys and values must be bytes", field="items")
+    ordered = all(a < b for a, b in pairwise(keys))
+    if not ordered or (previous is not None and keys[0] <= previous):
+        raise InvalidValue("tree items must be sorted by key and unique", field="items")
 
 
 def build_tree(writer: NodeWriter, rule: ChunkingRule, items: Iterable[tuple[bytes, bytes]]) -> str:
     """Build a tree from ``items`` (sorted, unique keys); return its root id."""
     builder = LevelBuilder(writer, rule)
-    leaves = builder.chunker(0)  # the hot loop talks to the leaf chunker directly
-    for key, value in sorted_items(items):
-        if leaves.add(key, value):
-            builder.emit(0, leaves.cut())
+    stream: Iterator[tuple[bytes, bytes]] = iter(items)
+    previous: bytes | None = None
+    while batch := list(islice(stream, _BATCH)):
+        keys = [key for key, _ in batch]
+        values = [value for _, value in batch]
+        _check_batch(keys, values, previous)
+        previous = keys[-1]
+        builder.feed(0, (keys, values))
     return builder.finish()

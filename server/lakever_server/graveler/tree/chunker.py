@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Final, cast
+from itertools import accumulate, repeat
+from operator import add
+from typing import Any, Final, cast
 
 from lakever_server.graveler.tree.codec import Node
-
-Payload = bytes | tuple[str, int]
-"""What an entry carries: a value (leaf) or ``(child id, item count)`` (internal)."""
 
 _WORDS: Final = struct.Struct("<8I")
 _REF_BYTES: Final = 44  # encoded size of a child reference besides its key
@@ -59,78 +59,129 @@ def key_word(key: bytes, level: int) -> int:
     return cast(int, _WORDS.unpack(salted)[0])
 
 
+Columns = tuple[list[Any], ...]
+"""Entries as parallel lists: ``(keys, values)`` for leaves, ``(keys, children, counts)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """What an old node tells about the boundary hashes of its entries.
+
+    In an old node of ``n`` entries, an entry at index ``min_items - 1 <= t < n - 1`` did
+    not end the node although it could have, so its key hash is known to miss the
+    threshold (``misses``); the last entry of a node that was neither forced nor the end
+    of its level is known to hit it (``hit``). The hash depends on the key and level
+    only, so this holds in any new context and re-chunking an old node hashes only the
+    few entries it knows nothing about.
+    """
+
+    misses: range
+    hit: int
+
+
+def entry_sizes(level: int, cols: Columns) -> list[int]:
+    """Prefix sums of entry sizes (what ``max_bytes`` counts), starting at 0."""
+    keys = cols[0]
+    if level == 0:
+        return list(accumulate(map(add, map(len, keys), map(len, cols[1])), initial=0))
+    return list(accumulate(map(add, map(len, keys), repeat(_REF_BYTES)), initial=0))
+
+
 class Chunker:
     """Collects the entries of one level and cuts them into nodes at boundaries.
 
-    ``add`` returns True when the entry just added ends a node; the caller then takes
-    the node with ``cut``. ``flush`` takes whatever is left at the end of the level.
+    ``feed`` appends a run of entries and returns the nodes it completed; ``flush`` takes
+    whatever is left at the end of the level. ``empty`` means the chunker stands at a
+    boundary.
     """
 
-    __slots__ = ("_bytes", "_children", "_counts", "_keys", "_values", "level", "rule")
+    __slots__ = ("_bytes", "_cols", "level", "rule")
 
     def __init__(self, level: int, rule: ChunkingRule = DEFAULT_RULE) -> None:
         self.level = level
         self.rule = rule
-        self._keys: list[bytes] = []
-        self._values: list[bytes] = []
-        self._children: list[str] = []
-        self._counts: list[int] = []
+        self._cols: Columns = ([], []) if level == 0 else ([], [], [])
         self._bytes = 0
 
     @property
     def empty(self) -> bool:
-        """Whether no entry is pending, i.e. the chunker stands at a boundary."""
-        return not self._keys
+        return not self._cols[0]
 
-    def add(self, key: bytes, payload: Payload) -> bool:
-        """Append an entry; True when a boundary falls after it."""
-        self._keys.append(key)
-        if self.level == 0:
-            value = cast(bytes, payload)
-            self._values.append(value)
-            self._bytes += len(key) + len(value)
-        else:
-            child, count = cast(tuple[str, int], payload)
-            self._children.append(child)
-            self._counts.append(count)
-            self._bytes += len(key) + _REF_BYTES
-        return self._at_boundary(key)
-
-    def add_known(self, key: bytes, payload: Payload) -> None:
-        """Append an entry known not to end a node (it did not in the same context)."""
-        self._keys.append(key)
-        if self.level == 0:
-            value = cast(bytes, payload)
-            self._values.append(value)
-            self._bytes += len(key) + len(value)
-        else:
-            child, count = cast(tuple[str, int], payload)
-            self._children.append(child)
-            self._counts.append(count)
-            self._bytes += len(key) + _REF_BYTES
-
-    def _at_boundary(self, key: bytes) -> bool:
+    def hint(self, n: int, total_bytes: int, last_of_level: bool) -> Hint:
+        """What an old node of this level, of ``n`` entries, tells about their hashes."""
         rule = self.rule
-        n = len(self._keys)
-        if n >= rule.max_items or self._bytes >= rule.max_bytes:
-            return True
-        if n < rule.min_items:
-            return False
-        return key_word(key, self.level) < rule.threshold
+        natural_end = not last_of_level and n < rule.max_items and total_bytes < rule.max_bytes
+        hit = n - 1 if natural_end and n >= rule.min_items else -1
+        return Hint(range(rule.min_items - 1, n - 1), hit)
+
+    def feed(
+        self,
+        cols: Columns,
+        lo: int,
+        hi: int,
+        sizes: list[int] | None = None,
+        hint: Hint | None = None,
+    ) -> list[Node]:
+        """Append entries ``lo..hi-1`` of ``cols``; return the nodes completed on the way.
+
+        ``sizes`` are the prefix sums of ``entry_sizes(cols)`` when the caller has them;
+        ``hint`` what the entries' old node tells about their hashes.
+        """
+        if sizes is None:
+            sizes = entry_sizes(self.level, cols)
+        rule, level, keys = self.rule, self.level, cols[0]
+        threshold = rule.threshold
+        misses = hint.misses if hint is not None else range(0)
+        hit = hint.hit if hint is not None else -1
+        done: list[Node] = []
+        t = lo
+        while t < hi:
+            pending = len(self._cols[0])
+            # Forced cuts: the entry reaching max_items, or the first reaching max_bytes.
+            forced = t + rule.max_items - pending - 1
+            limit = min(hi, forced + 1)
+            budget = rule.max_bytes - self._bytes + sizes[t]
+            over = bisect_left(sizes, budget, t + 1, limit + 1)
+            cut = over - 1 if over <= limit else (forced if forced < hi else -1)
+            # The first natural boundary before that, once min_items is reached.
+            scan = max(t, t + rule.min_items - pending - 1)
+            stop = cut if cut >= 0 else hi
+            while scan < stop:
+                if scan in misses:
+                    scan = misses.stop
+                    continue
+                if scan == hit or key_word(keys[scan], level) < threshold:
+                    cut = scan
+                    break
+                scan += 1
+            end = hi if cut < 0 else cut + 1
+            for mine, theirs in zip(self._cols, cols, strict=True):
+                mine.extend(theirs[t:end])
+            self._bytes += sizes[end] - sizes[t]
+            if cut >= 0:
+                done.append(self.cut())
+            t = end
+        return done
 
     def cut(self) -> Node:
         """Take the pending entries as a node and start afresh."""
+        cols = self._cols
         if self.level == 0:
-            node = Node.leaf(self._keys, self._values)
-            self._values = []
+            node = Node.leaf(cols[0], cols[1])
+            self._cols = ([], [])
         else:
-            node = Node.internal(self.level, self._keys, self._children, self._counts)
-            self._children = []
-            self._counts = []
-        self._keys = []
+            node = Node.internal(self.level, cols[0], cols[1], cols[2])
+            self._cols = ([], [], [])
         self._bytes = 0
         return node
 
     def flush(self) -> Node | None:
         """The last, possibly short, node of the level, or None when nothing is pending."""
         return None if self.empty else self.cut()
+
+
+def node_columns(node: Node) -> Columns:
+    """A node's entries as columns."""
+    if node.level == 0:
+        return (node.keys, node.values)
+    return (node.keys, node.children, node.counts)

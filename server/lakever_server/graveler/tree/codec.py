@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
+from array import array
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -30,6 +32,9 @@ FORMAT_VERSION = 1
 
 _HEADER = struct.Struct("<BBI")
 _ID_BYTES = 32
+_SWAP = sys.byteorder != "little"  # the format is little-endian; arrays are native
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)
+_U64 = next(code for code in "LQ" if array(code).itemsize == 8)
 
 
 class CorruptNode(LakeverError):
@@ -72,7 +77,10 @@ class Node:
 
 
 def _ends(parts: list[bytes]) -> bytes:
-    return struct.pack(f"<{len(parts)}I", *accumulate(map(len, parts)))
+    ends = array(_U32, accumulate(map(len, parts)))
+    if _SWAP:
+        ends.byteswap()
+    return ends.tobytes()
 
 
 def encode(node: Node) -> bytes:
@@ -83,9 +91,11 @@ def encode(node: Node) -> bytes:
     if node.level == 0:
         values = b"".join(node.values)
         return b"".join((header, _ends(node.keys), _ends(node.values), keys, values))
-    counts = struct.pack(f"<{n}Q", *node.counts)
+    counts = array(_U64, node.counts)
+    if _SWAP:
+        counts.byteswap()
     ids = bytes.fromhex("".join(node.children))
-    return b"".join((header, _ends(node.keys), counts, ids, keys))
+    return b"".join((header, _ends(node.keys), counts.tobytes(), ids, keys))
 
 
 def node_id(data: bytes) -> str:

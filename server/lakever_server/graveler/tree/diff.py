@@ -34,11 +34,11 @@ class _Frontier:
 
     def __init__(self, nodes: DecodedNodeStore, root: Node) -> None:
         self._nodes = nodes
-        self._frames: list[tuple[Node, int, bytes | None]] = [(root, 0, None)]
-        self._settle()
+        self.frames: list[tuple[Node, int, bytes | None]] = [(root, 0, None)]
+        self.settle()
 
-    def _settle(self) -> None:
-        frames = self._frames
+    def settle(self) -> None:
+        frames = self.frames
         while frames and frames[-1][1] >= len(frames[-1][0].keys):
             frames.pop()
             if frames:
@@ -47,49 +47,49 @@ class _Frontier:
 
     @property
     def done(self) -> bool:
-        return not self._frames
+        return not self.frames
 
     @property
     def level(self) -> int:
         """Level of the head: -1 for an item, else the level of the referenced node."""
-        return self._frames[-1][0].level - 1
+        return self.frames[-1][0].level - 1
 
     @property
     def key(self) -> bytes:
         """The head item's key, or the last key of the head subtree."""
-        node, i, _ = self._frames[-1]
+        node, i, _ = self.frames[-1]
         return node.keys[i]
 
     @property
     def low(self) -> bytes | None:
         """Exclusive lower bound of the head's keys."""
-        node, i, low = self._frames[-1]
+        node, i, low = self.frames[-1]
         return node.keys[i - 1] if i else low
 
     @property
     def value(self) -> bytes:
-        node, i, _ = self._frames[-1]
+        node, i, _ = self.frames[-1]
         return node.values[i]
 
     @property
     def child(self) -> str:
-        node, i, _ = self._frames[-1]
+        node, i, _ = self.frames[-1]
         return node.children[i]
 
     def advance(self) -> None:
-        node, i, low = self._frames[-1]
-        self._frames[-1] = (node, i + 1, low)
-        self._settle()
+        node, i, low = self.frames[-1]
+        self.frames[-1] = (node, i + 1, low)
+        self.settle()
 
     def stop(self) -> None:
         """Drop every remaining entry."""
-        self._frames.clear()
+        self.frames.clear()
 
     def expand(self) -> None:
         """Replace the head subtree reference by the subtree's entries."""
         low = self.low
-        self._frames.append((self._nodes.load_node(self.child), 0, low))
-        self._settle()
+        self.frames.append((self._nodes.load_node(self.child), 0, low))
+        self.settle()
 
 
 def _before(side: _Frontier, start: bytes) -> bool:
@@ -137,25 +137,14 @@ def diff_trees(
                 yield Change(side.key, None, value) if left.done else Change(side.key, value, None)
                 side.advance()
             continue
-        yield from _step(left, right)
+        yield from _step(left, right, end)
 
 
-def _step(left: _Frontier, right: _Frontier) -> Iterator[Change]:
-    """Make progress on two non-empty frontiers, yielding at most one change."""
+def _step(left: _Frontier, right: _Frontier, end: bytes | None) -> Iterator[Change]:
+    """Make progress on two non-empty frontiers, within keys before ``end``."""
     lvl, rvl = left.level, right.level
     if lvl < 0 and rvl < 0:
-        lk, rk = left.key, right.key
-        if lk == rk:
-            if left.value != right.value:
-                yield Change(lk, left.value, right.value)
-            left.advance()
-            right.advance()
-        elif lk < rk:
-            yield Change(lk, left.value, None)
-            left.advance()
-        else:
-            yield Change(rk, None, right.value)
-            right.advance()
+        yield from _merge_leaves(left, right, end)
         return
     if lvl >= 0 and rvl >= 0 and left.child == right.child:
         left.advance()  # the same subtree on both sides: skipped unread
@@ -180,3 +169,30 @@ def _step(left: _Frontier, right: _Frontier) -> Iterator[Change]:
     else:
         left.expand()
         right.expand()
+
+
+def _merge_leaves(left: _Frontier, right: _Frontier, end: bytes | None) -> Iterator[Change]:
+    """Compare two leaves entry by entry until one of them (or the window) ends."""
+    lnode, li, llow = left.frames[-1]
+    rnode, ri, rlow = right.frames[-1]
+    lkeys, lvalues, ln = lnode.keys, lnode.values, len(lnode.keys)
+    rkeys, rvalues, rn = rnode.keys, rnode.values, len(rnode.keys)
+    while li < ln and ri < rn:
+        lk, rk = lkeys[li], rkeys[ri]
+        if end is not None and min(lk, rk) >= end:
+            break
+        if lk == rk:
+            if lvalues[li] != rvalues[ri]:
+                yield Change(lk, lvalues[li], rvalues[ri])
+            li += 1
+            ri += 1
+        elif lk < rk:
+            yield Change(lk, lvalues[li], None)
+            li += 1
+        else:
+            yield Change(rk, None, rvalues[ri])
+            ri += 1
+    left.frames[-1] = (lnode, li, llow)
+    right.frames[-1] = (rnode, ri, rlow)
+    left.settle()
+    right.settle()
