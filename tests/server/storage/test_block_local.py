@@ -72,6 +72,16 @@ def test_internal_names_are_neither_addressable_nor_listed(local: LocalBlockStor
             local.put(address, [b"x"])
 
 
+def test_a_blob_and_a_folder_cannot_share_a_name(local: LocalBlockStore) -> None:
+    local.put("local://ns/a/b", [b"inside"])
+    with pytest.raises(InvalidValue):
+        local.put("local://ns/a", [b"over the folder"])
+    with pytest.raises(InvalidValue):
+        local.put("local://ns/a/b/c", [b"under the blob"])
+    assert b"".join(local.get("local://ns/a/b")) == b"inside"
+    assert _temp_files(local.root) == []
+
+
 def test_completing_an_upload_removes_its_parts(local: LocalBlockStore) -> None:
     upload = local.create_multipart("local://ns/m")
     part = local.upload_part("local://ns/m", upload, 1, [b"abc"])

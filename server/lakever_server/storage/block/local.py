@@ -112,7 +112,18 @@ class LocalBlockStore:
         path = self._path(address)
         if path == self.root or address.endswith("/"):
             raise InvalidValue("a blob address needs a key", field="address")
-        return _write_atomically(path, chunks)
+        return self._write(path, address, chunks)
+
+    @staticmethod
+    def _write(path: Path, address: str, chunks: Iterable[bytes]) -> PutResult:
+        # Unlike S3, a file system cannot hold both ``a`` and ``a/b``. The catalog never
+        # asks for that (it derives unique addresses), so it is a caller error here.
+        if path.is_dir():
+            raise InvalidValue(f"a folder exists at {address}", field="address")
+        try:
+            return _write_atomically(path, chunks)
+        except (NotADirectoryError, FileExistsError):
+            raise InvalidValue(f"a blob is in the way of {address}", field="address") from None
 
     def get(self, address: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Opened here, not in the generator, so a missing blob fails before streaming.
@@ -221,7 +232,7 @@ class LocalBlockStore:
             for number, _ in parts:
                 yield from _read_chunks(open(directory / f"{number:05d}", "rb"), None)  # noqa: SIM115
 
-        size = _write_atomically(target, composed()).size
+        size = self._write(target, address, composed()).size
         shutil.rmtree(directory, ignore_errors=True)
         etag = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(parts)}"
         return PutResult(size=size, md5=etag)
