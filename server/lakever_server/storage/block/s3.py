@@ -8,6 +8,7 @@ Downloads stream ``GetObject`` bodies chunk by chunk, ranged when asked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,9 @@ from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
 
 PART_SIZE = 8 * 1024 * 1024
-"""Bytes per uploaded part: above S3's 5 MiB minimum, small enough to buffer."""
+"""Bytes per uploaded part: above S3's 5 MiB minimum, small enough to buffer. With S3's
+10,000 parts, one ``put`` stores up to 80 GiB (larger objects go through the gateway's
+client-driven multipart uploads)."""
 
 _SPOOL_IN_MEMORY = PART_SIZE  # a multipart part beyond this spills to a temporary file
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -127,7 +130,8 @@ class S3BlockStore:
                 Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": done}
             )
         except BaseException:
-            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            with contextlib.suppress(ClientError):  # keep the original error
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             raise
         return PutResult(size=size, md5=digest.hexdigest())
 
