@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from lakever_server.errors import PreconditionFailed
-from lakever_server.storage.kv import KVStore, open_kv
+from lakever_server.storage.kv import KVStore, open_kv, prefix_end
 from lakever_server.storage.kv.memory import MemoryKV
 from lakever_server.storage.kv.postgres import PostgresKV
 from lakever_server.storage.kv.sqlite import SQLiteKV
@@ -326,6 +326,35 @@ def test_scan_sees_writes_made_between_pages(kv: KVStore) -> None:
     kv.set("p", b"zzz-late", b"v")  # beyond the first page
     rest = [k for k, _ in scan]
     assert [first[0], *rest] == [*keys, b"zzz-late"]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"repo/", b"a", b"\xfe\xff", b"\xff"],
+    ids=["path prefix", "one byte", "ends in 0xff", "all 0xff"],
+)
+def test_scan_to_prefix_end_yields_exactly_the_keys_with_that_prefix(
+    kv: KVStore, prefix: bytes
+) -> None:
+    keys = [
+        b"",
+        b"a",
+        b"a\xff\xff",
+        b"ab",
+        b"b",
+        b"repo",
+        b"repo/",
+        b"repo/x",
+        b"repo0",
+        b"\xfe",
+        b"\xfe\xff",
+        b"\xfe\xff\x00",
+        b"\xff",
+        b"\xff\xff\xff",
+    ]
+    kv.write_batch("p", [(k, b"v") for k in keys])
+    scanned = [k for k, _ in kv.scan("p", prefix, prefix_end(prefix))]
+    assert scanned == sorted(k for k in keys if k.startswith(prefix))
 
 
 # -- partitions -----------------------------------------------------------------------------
