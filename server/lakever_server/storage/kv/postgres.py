@@ -175,9 +175,9 @@ class PostgresKV:
     ) -> None:
         with self._engine.begin() as connection:
             # Deletes first, then sets: a key in both ends up set, as in every store.
-            doomed = list(deletes)
-            if doomed:
-                connection.exec_driver_sql(_DELETE_MANY, (partition, doomed))
+            doomed = iter(deletes)
+            while gone := list(islice(doomed, _WRITE_CHUNK)):
+                connection.exec_driver_sql(_DELETE_MANY, (partition, gone))
             pairs = iter(sets)
             while chunk := list(islice(pairs, _WRITE_CHUNK)):
                 # One statement may not touch a row twice, so the last write of a key
