@@ -19,6 +19,7 @@ from lakever_server.catalog.entries import (
     validate_path,
     validate_prefix,
 )
+from lakever_server.catalog.interface import CatalogService
 from lakever_server.catalog.listing import list_page
 from lakever_server.catalog.models import (
     Branch,
@@ -417,3 +418,8 @@ def _diff_page(
             path=p.decode(), type="prefix_changed", path_type="common_prefix"
         ),
     )
+
+
+def _implements_the_contract(catalog: Catalog) -> CatalogService:
+    """Never called: mypy proves here that ``Catalog`` satisfies ``CatalogService``."""
+    return catalog

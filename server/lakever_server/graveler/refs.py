@@ -14,6 +14,8 @@ of a branch head is a compare-and-set, as lakeFS's ``SetIf``.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ BRANCH = b"branch/"
 TAG = b"tag/"
 COMMIT = b"commit/"
 SETTING = b"setting/"
+COMMIT_CACHE_SIZE = 50_000
 MIN_PREFIX = 4  # shortest commit-id prefix accepted as a ref
 
 
@@ -51,10 +54,17 @@ class ResolvedRef:
 
 
 class RefStore:
-    """Typed access to the metadata records of every repository."""
+    """Typed access to the metadata records of every repository.
 
-    def __init__(self, kv: KVStore) -> None:
+    Commit records are immutable and named by their content hash, so decoded commits
+    are kept in a bounded LRU: walking history and resolving ``~N`` reread none.
+    """
+
+    def __init__(self, kv: KVStore, commit_cache_size: int = COMMIT_CACHE_SIZE) -> None:
         self.kv = kv
+        self._commit_cache: OrderedDict[tuple[str, str], CommitRecord] = OrderedDict()
+        self._cache_size = commit_cache_size
+        self._cache_lock = threading.Lock()
 
     # -- repositories -----------------------------------------------------------------
     def create_repository(self, record: RepositoryRecord) -> None:
@@ -157,10 +167,21 @@ class RefStore:
         return commit
 
     def get_commit(self, repo: RepositoryRecord, commit_id: str) -> CommitRecord:
+        cache_key = (repo.instance_id, commit_id)
+        with self._cache_lock:
+            cached = self._commit_cache.get(cache_key)
+            if cached is not None:
+                self._commit_cache.move_to_end(cache_key)
+                return cached
         raw = self.kv.get(repo_partition(repo), COMMIT + commit_id.encode())
         if raw is None:
             raise NotFound(f"commit {commit_id} not found", kind="commit", name=commit_id)
-        return CommitRecord.decode(raw)
+        commit = CommitRecord.decode(raw)
+        with self._cache_lock:
+            self._commit_cache[cache_key] = commit
+            if len(self._commit_cache) > self._cache_size:
+                self._commit_cache.popitem(last=False)
+        return commit
 
     def find_commit_by_prefix(self, repo: RepositoryRecord, prefix: str) -> str | None:
         """The one commit id starting with ``prefix``; ``InvalidValue`` when ambiguous."""
