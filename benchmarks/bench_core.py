@@ -35,7 +35,7 @@ from lakever_server.catalog.entries import encode_entry
 from lakever_server.catalog.models import Entry
 from lakever_server.graveler.commits import CommitRequest
 
-REPEATS = 15
+REPEATS = 21
 
 
 def _stores(root: Path) -> tuple[Any, Any, str, str]:
@@ -101,39 +101,43 @@ class Lake:
             self.name, branch, [(p.encode(), _entry(p, tag)) for p in sorted(paths)]
         )
 
-    def partition_paths(self, tag: str) -> list[str]:
-        return [f"events/date=new-{tag}/part-{k:04d}.parquet" for k in range(100)]
+    def partition_paths(self, tag: str, rng: random.Random) -> list[str]:
+        """100 files of one new partition, inserted at a random place in the keyspace."""
+        date = rng.randrange(max(1, self.size // 1000))
+        return [f"events/date={date:05d}-{tag}/part-{k:04d}.parquet" for k in range(100)]
 
     def scattered_paths(self, rng: random.Random) -> list[str]:
         return [_key(i) for i in rng.sample(range(self.size), 100)]
 
 
-def bench_branch_creation(lake: Lake) -> list[float]:
-    times = []
-    for i in range(REPEATS * 4):
-        times.append(_timed(lambda i=i: lake.catalog.create_branch(lake.name, f"b-{i}", "main")))
-    return times
+def interleaved(
+    big: Lake, small: Lake, once: Callable[[Lake, int], float], repeats: int = REPEATS
+) -> tuple[float, float]:
+    """Median ms of ``once`` on each lake, alternating so both see the same load."""
+    big_times, small_times = [], []
+    for i in range(repeats):
+        big_times.append(once(big, i))
+        small_times.append(once(small, i))
+    return _ms(big_times), _ms(small_times)
 
 
-def bench_commit(lake: Lake, scattered: bool, rng: random.Random) -> list[float]:
-    times = []
-    for i in range(REPEATS):
-        tag = f"{'s' if scattered else 'p'}{i}"
-        paths = lake.scattered_paths(rng) if scattered else lake.partition_paths(tag)
-        lake.stage("main", paths, tag)
-        times.append(_timed(lambda tag=tag: lake.catalog.commit(lake.name, "main", tag, "bench")))
-    return times
+def branch_once(lake: Lake, i: int) -> float:
+    return _timed(lambda: lake.catalog.create_branch(lake.name, f"b-{i}", "main"))
 
 
-def bench_merge(lake: Lake) -> list[float]:
-    times = []
-    for i in range(REPEATS):
-        run = f"run-{i}"
-        lake.catalog.create_branch(lake.name, run, "main")
-        lake.stage(run, lake.partition_paths(f"m{i}"), f"m{i}")
-        lake.catalog.commit(lake.name, run, "run output", "dag")
-        times.append(_timed(lambda run=run: lake.catalog.merge(lake.name, run, "main", "dag")))
-    return times
+def commit_once(lake: Lake, i: int, scattered: bool, rng: random.Random) -> float:
+    tag = f"{'s' if scattered else 'p'}{i}"
+    paths = lake.scattered_paths(rng) if scattered else lake.partition_paths(tag, rng)
+    lake.stage("main", paths, tag)
+    return _timed(lambda: lake.catalog.commit(lake.name, "main", tag, "bench"))
+
+
+def merge_once(lake: Lake, i: int, rng: random.Random) -> float:
+    run = f"run-{i}"
+    lake.catalog.create_branch(lake.name, run, "main")
+    lake.stage(run, lake.partition_paths(f"m{i}", rng), f"m{i}")
+    lake.catalog.commit(lake.name, run, "run output", "dag")
+    return _timed(lambda: lake.catalog.merge(lake.name, run, "main", "dag"))
 
 
 def bench_listing(lake: Lake, rng: random.Random) -> list[float]:
@@ -188,28 +192,25 @@ def main() -> None:
             f"(process before: {rss_before / 1024:.0f} MiB)"
         )
         print(f"{'':<46} {'big p50':>12} {'small p50':>12}")
+        big, small = big_lake, small_lake
         _row(
             "branch creation",
-            _ms(bench_branch_creation(big_lake)),
-            _ms(bench_branch_creation(small_lake)),
+            *interleaved(big, small, branch_once, REPEATS * 4),
             "<= 1.2, p50 < 5 ms",
         )
         _row(
             "commit 100 changes, one new partition",
-            _ms(bench_commit(big_lake, False, rng)),
-            _ms(bench_commit(small_lake, False, rng)),
+            *interleaved(big, small, lambda lake, i: commit_once(lake, i, False, rng)),
             "<= 1.5, p50 < 50 ms",
         )
         _row(
             "commit 100 changes, scattered",
-            _ms(bench_commit(big_lake, True, rng)),
-            _ms(bench_commit(small_lake, True, rng)),
+            *interleaved(big, small, lambda lake, i: commit_once(lake, i, True, rng)),
             "<= 3",
         )
         _row(
             "merge run branch with 100 changes",
-            _ms(bench_merge(big_lake)),
-            _ms(bench_merge(small_lake)),
+            *interleaved(big, small, lambda lake, i: merge_once(lake, i, rng)),
             "<= 1.5",
         )
         listing = _ms(bench_listing(big_lake, rng))

@@ -9,7 +9,7 @@ The commit flow is lakeFS's, lock-free and crash-safe at every step:
 3. *record*: store the commit under its content hash;
 4. *move*: compare-and-set the branch to the new commit, dropping exactly the sealed
    tokens this commit includes (newer tokens stay);
-5. *clean*: drop the committed tokens' partitions.
+5. *clean*: drop the committed tokens' partitions (in the background).
 
 A crash after 1 leaves sealed tokens that reads still see and the next commit includes;
 after 2 or 3, unreferenced nodes or commit records that nothing reads; after 4, orphan
@@ -90,7 +90,7 @@ def commit_branch(ctx: RepositoryContext, branch: str, request: CommitRequest) -
         except _HeadMoved:
             raced = True
             continue
-        ctx.staging.drop(committed_tokens)
+        ctx.staging.drop_later(committed_tokens)
         return commit
     raise TooManyRequests(f"branch {branch} is changing too fast; retry the commit")
 

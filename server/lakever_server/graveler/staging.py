@@ -9,11 +9,16 @@ never lost. Staged values are stored with a one-byte tag: ``\\x01`` + encoded va
 from __future__ import annotations
 
 import heapq
+import logging
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 from lakever_server.graveler.refs import staging_partition
 from lakever_server.storage.kv.base import KVStore, prefix_end
+
+log = logging.getLogger(__name__)
 
 PUT = b"\x01"
 TOMBSTONE = b"\x00"
@@ -40,6 +45,9 @@ class StagingArea:
 
     def __init__(self, kv: KVStore) -> None:
         self.kv = kv
+        self._drops: queue.Queue[tuple[str, ...]] = queue.Queue()
+        self._dropper: threading.Thread | None = None
+        self._dropper_lock = threading.Lock()
 
     def get_raw(self, token: str, key: bytes) -> bytes | None:
         return self.kv.get(staging_partition(token), key)
@@ -82,6 +90,34 @@ class StagingArea:
     def drop(self, tokens: Iterable[str]) -> None:
         for token in tokens:
             self.kv.drop_partition(staging_partition(token))
+
+    def drop_later(self, tokens: Sequence[str]) -> None:
+        """Drop committed tokens in the background, as lakeFS does.
+
+        Nothing references them any more, so the caller need not wait; if the process
+        dies first they stay as unreferenced partitions, which nothing reads.
+        """
+        with self._dropper_lock:
+            if self._dropper is None or not self._dropper.is_alive():
+                self._dropper = threading.Thread(
+                    target=self._drop_forever, name="staging-drop", daemon=True
+                )
+                self._dropper.start()
+        self._drops.put(tuple(tokens))
+
+    def wait_for_drops(self) -> None:
+        """Block until every background drop queued so far is done."""
+        self._drops.join()
+
+    def _drop_forever(self) -> None:
+        while True:
+            tokens = self._drops.get()
+            try:
+                self.drop(tokens)
+            except Exception:  # the store may be closing; the partitions stay orphaned
+                log.debug("background drop of staging tokens %s failed", tokens, exc_info=True)
+            finally:
+                self._drops.task_done()
 
     def is_empty(self, tokens: Sequence[str]) -> bool:
         return not any(

@@ -151,3 +151,12 @@ def test_a_commit_that_loses_the_head_race_retries_on_the_new_head(catalog: Cata
     del tree.apply
     assert commit.parents == (catalog.get_commit(REPO, "side").id,)
     assert _paths(catalog, "main@") == ["one", "side-file"]
+
+
+def test_committed_staging_partitions_are_dropped(catalog: Catalog) -> None:
+    _put(catalog, "a")
+    token = catalog.graveler.get_branch(REPO, "main").staging_token
+    catalog.commit(REPO, "main", "m", "me")
+    catalog.graveler.staging.wait_for_drops()
+    assert list(catalog.kv.scan(f"graveler/staging/{token}")) == []
+    assert catalog.graveler.get_branch(REPO, "main").staging_token != token
