@@ -6,7 +6,7 @@ server's own modules, so it behaves the same against lakever and against lakeFS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -24,6 +24,7 @@ from lakefs_sdk.api.tags_api import TagsApi
 from lakefs_sdk.api_client import ApiClient
 from lakefs_sdk.configuration import Configuration
 from lakefs_sdk.exceptions import ApiException
+from lakefs_sdk.models.object_stats import ObjectStats
 
 from lakever_server.cli.config import ClientConfig
 
@@ -48,32 +49,65 @@ class LakeClient:
     def close(self) -> None:
         self.api_client.close()  # type: ignore[no-untyped-call]
 
-    def open_object(self, repository: str, ref: str, path: str) -> Any:
-        """Start a ``GET`` of an object's content and return the unread response.
+    def _raw_request(self, method: str, url: str, headers: dict[str, str], **kwargs: Any) -> Any:
+        """A request over the SDK's own connection pool and credentials.
 
-        The generated ``get_object`` reads the whole body into memory; transfers stream
-        instead, over the same connection pool and credentials as every other call.
+        The generated ``get_object`` and ``upload_object`` hold the whole object in
+        memory; transfers stream instead.
 
         Raises:
             ApiException: the server answered with an error status.
         """
         configuration = self.api_client.configuration
-        url = (
-            f"{configuration.host}/repositories/{quote(repository, safe='')}"
-            f"/refs/{quote(ref, safe='')}/objects?{urlencode({'path': path})}"
-        )
-        headers = {"Accept": "application/octet-stream"}
         auth = configuration.auth_settings().get("basic_auth")
         if auth:
             headers[auth["key"]] = auth["value"]
         pool = self.api_client.rest_client.pool_manager
-        response = pool.request("GET", url, headers=headers, preload_content=False)
+        response = pool.request(method, url, headers=headers, **kwargs)
         if response.status >= 400:
             error = ApiException(status=response.status, reason=response.reason)
             error.body = response.data.decode("utf-8", errors="replace")
             response.release_conn()
             raise error
         return response
+
+    def _object_url(self, repository: str, kind: str, ref: str, path: str) -> str:
+        host = self.api_client.configuration.host
+        return (
+            f"{host}/repositories/{quote(repository, safe='')}/{kind}/{quote(ref, safe='')}"
+            f"/objects?{urlencode({'path': path})}"
+        )
+
+    def open_object(self, repository: str, ref: str, path: str) -> Any:
+        """Start a ``GET`` of an object's content; returns the unread urllib3 response."""
+        url = self._object_url(repository, "refs", ref, path)
+        headers = {"Accept": "application/octet-stream"}
+        return self._raw_request("GET", url, headers, preload_content=False)
+
+    def put_object(
+        self,
+        repository: str,
+        branch: str,
+        path: str,
+        body: Iterable[bytes],
+        *,
+        size: int,
+        content_type: str,
+    ) -> ObjectStats:
+        """Upload ``body`` (``size`` bytes) as the raw request body, streamed.
+
+        lakeFS and lakever both take a raw body as well as a multipart ``content`` field;
+        the raw form needs no buffering and keeps the content type.
+        """
+        url = self._object_url(repository, "branches", branch, path)
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(size),
+            "Accept": "application/json",
+        }
+        response = self._raw_request("POST", url, headers, body=body)
+        stats: ObjectStats = ObjectStats.from_json(response.data.decode("utf-8"))
+        return stats
 
     @cached_property
     def repositories(self) -> RepositoriesApi:

@@ -1,25 +1,27 @@
 """Parallel uploads and downloads of many objects, with a progress bar.
 
-Each file is one request; a thread pool runs ``parallelism`` of them at once over the
-client's shared connection pool. The progress bar goes to stderr, only when it helps:
-on a terminal for long transfers, or when asked with ``--progress``.
+Each file is one streamed request (nothing is held whole in memory); a thread pool runs
+``parallelism`` of them at once over the client's shared connection pool. The progress
+bar goes to stderr, only when it helps: on a terminal for long transfers, or when asked
+with ``--progress``. It counts bytes as they move, so one large file shows progress too.
 """
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -34,10 +36,12 @@ CHUNK = 1024 * 1024
 LONG_TRANSFER_FILES = 20
 LONG_TRANSFER_BYTES = 16 * 1024 * 1024
 
+OnBytes = Callable[[int], None]
+
 
 @dataclass(frozen=True)
 class Transfer:
-    """One file to move: the object key and the local file."""
+    """One file to move: the object key, the local file and its size if known."""
 
     key: str
     local: Path
@@ -46,11 +50,11 @@ class Transfer:
 
 @dataclass
 class TransferReport:
-    """What a batch did: files and bytes moved, and the failures."""
+    """What a batch did: files and bytes moved, and the failures by key."""
 
     files: int = 0
     bytes: int = 0
-    failures: list[tuple[str, CliError]] | None = None
+    failures: list[tuple[str, CliError]] = field(default_factory=list)
 
     def raise_if_failed(self, verb: str) -> None:
         if not self.failures:
@@ -68,30 +72,47 @@ def wants_progress(choice: bool | None, transfers: Sequence[Transfer]) -> bool:
     """``--progress``/``--no-progress`` win; otherwise only long transfers on a terminal."""
     if choice is not None:
         return choice
-    console = stderr_console()
-    long = (
-        len(transfers) >= LONG_TRANSFER_FILES
-        or sum(t.size for t in transfers) >= LONG_TRANSFER_BYTES
-    )
-    return bool(console.is_terminal and long)
+    total = sum(t.size for t in transfers)
+    is_long = len(transfers) >= LONG_TRANSFER_FILES or total >= LONG_TRANSFER_BYTES
+    return bool(is_long and stderr_console().is_terminal)
 
 
-def _progress(total_bytes: int) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        DownloadColumn() if total_bytes else TextColumn(""),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=stderr_console(),
-        transient=False,
-    )
+class _Bar:
+    """A byte-counting progress bar that also shows files done out of files."""
+
+    def __init__(self, description: str, transfers: Sequence[Transfer]) -> None:
+        self.files = len(transfers)
+        self.done = 0
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=stderr_console(),
+        )
+        total = sum(t.size for t in transfers) or None
+        self.task: TaskID = self.progress.add_task(description, total=total, files=self._files())
+
+    def _files(self) -> str:
+        return f"{self.done}/{self.files} files"
+
+    def on_bytes(self, count: int) -> None:
+        self.progress.advance(self.task, count)  # Progress locks internally
+
+    def file_done(self) -> None:
+        self.done += 1
+        self.progress.update(self.task, files=self._files())
+
+
+def _ignore(_count: int) -> None:
+    return None
 
 
 def run_parallel(
     transfers: Sequence[Transfer],
-    action: Callable[[Transfer], int],
+    action: Callable[[Transfer, OnBytes], int],
     *,
     parallelism: int,
     show_progress: bool,
@@ -99,34 +120,31 @@ def run_parallel(
 ) -> TransferReport:
     """Run ``action`` on every transfer with ``parallelism`` threads.
 
-    ``action`` returns the bytes it moved. Failures are collected, not raised, so one
-    bad file does not hide the others.
+    ``action`` reports bytes as they move through its callback and returns the total.
+    Failures are collected, not raised, so one bad file does not hide the others.
     """
-    report = TransferReport(failures=[])
-    failures: list[tuple[str, CliError]] = []
-    progress = _progress(sum(t.size for t in transfers)) if show_progress else None
-    task = progress.add_task(description, total=len(transfers)) if progress else None
-    if progress is not None:
-        progress.start()
+    report = TransferReport()
+    bar = _Bar(description, transfers) if show_progress else None
+    on_bytes = bar.on_bytes if bar is not None else _ignore
+    if bar is not None:
+        bar.progress.start()
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            futures = {pool.submit(action, t): t for t in transfers}
+            futures = {pool.submit(action, t, on_bytes): t for t in transfers}
             for future in as_completed(futures):
-                transfer = futures[future]
                 try:
                     moved = future.result()
-                except Exception as exc:  # one line per failed file, reported below
-                    failures.append((transfer.key, from_exception(exc)))
+                except Exception as exc:  # reported below, one line for the batch
+                    report.failures.append((futures[future].key, from_exception(exc)))
                     continue
                 report.files += 1
                 report.bytes += moved
-                if progress is not None and task is not None:
-                    progress.advance(task)
+                if bar is not None:
+                    bar.file_done()
     finally:
-        if progress is not None:
-            progress.stop()
-    failures.sort(key=lambda item: item[0])
-    report.failures = failures
+        if bar is not None:
+            bar.progress.stop()
+    report.failures.sort(key=lambda item: item[0])
     return report
 
 
@@ -150,49 +168,67 @@ def safe_local_path(root: Path, relative: str) -> Path:
     return root.joinpath(*parts)
 
 
-def upload_one(client: LakeClient, repository: str, branch: str) -> Callable[[Transfer], int]:
-    """An action uploading a local file to ``key`` on ``branch``."""
+def _chunks(source: BinaryIO, on_bytes: OnBytes) -> Iterator[bytes]:
+    while chunk := source.read(CHUNK):
+        on_bytes(len(chunk))
+        yield chunk
 
-    def upload(transfer: Transfer) -> int:
-        # The SDK reads the file itself when given its path (multipart "content").
-        stats = client.objects.upload_object(
-            repository, branch, transfer.key, content=str(transfer.local)
-        )
-        size: int = stats.size_bytes if stats.size_bytes is not None else transfer.size
-        return size
+
+def upload_one(
+    client: LakeClient, repository: str, branch: str
+) -> Callable[[Transfer, OnBytes], int]:
+    """An action streaming a local file to ``key`` on ``branch``."""
+
+    def upload(transfer: Transfer, on_bytes: OnBytes) -> int:
+        size = transfer.local.stat().st_size
+        content_type = mimetypes.guess_type(transfer.key)[0] or "application/octet-stream"
+        with transfer.local.open("rb") as source:
+            stats = client.put_object(
+                repository,
+                branch,
+                transfer.key,
+                _chunks(source, on_bytes),
+                size=size,
+                content_type=content_type,
+            )
+        return stats.size_bytes if stats.size_bytes is not None else size
 
     return upload
 
 
-def download_one(client: LakeClient, repository: str, ref: str) -> Callable[[Transfer], int]:
+def download_one(
+    client: LakeClient, repository: str, ref: str
+) -> Callable[[Transfer, OnBytes], int]:
     """An action streaming ``key`` at ``ref`` into a local file (parents created)."""
 
-    def download(transfer: Transfer) -> int:
+    def download(transfer: Transfer, on_bytes: OnBytes) -> int:
         transfer.local.parent.mkdir(parents=True, exist_ok=True)
-        return stream_to_file(client.open_object(repository, ref, transfer.key), transfer.local)
+        response = client.open_object(repository, ref, transfer.key)
+        return stream_to_file(response, transfer.local, on_bytes)
 
     return download
 
 
-def stream_to_file(response: Any, destination: Path) -> int:
+def stream_to_file(response: Any, destination: Path, on_bytes: OnBytes = _ignore) -> int:
     """Copy an HTTP response body to ``destination`` in chunks; an error leaves no file."""
     partial = destination.with_name(f".{destination.name}.lakever-partial")
     try:
         with partial.open("wb") as sink:
-            written = stream_to(response, sink)
+            written = stream_to(response, sink, on_bytes)
         partial.replace(destination)
     finally:
         partial.unlink(missing_ok=True)
     return written
 
 
-def stream_to(response: Any, sink: Any) -> int:
+def stream_to(response: Any, sink: Any, on_bytes: OnBytes = _ignore) -> int:
     """Copy an HTTP response body to a binary stream, then return the connection."""
     written = 0
     try:
         for chunk in response.stream(CHUNK):
             sink.write(chunk)
             written += len(chunk)
+            on_bytes(len(chunk))
     finally:
         response.release_conn()
     return written

@@ -4,6 +4,7 @@ recursive parallel transfers of 1,000 files, stdin/stdout, and zero-copy import.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,9 +129,32 @@ def test_progress_bar_is_drawn_on_request(lakever: Lakever, repo: str, tmp_path:
         "fs", "upload", str(source), f"lakefs://{repo}/main/few/", "-R", "--progress"
     )
     assert "upload" in shown.stderr
-    assert "30/30" in shown.stderr
+    assert "30/30 files" in shown.stderr
     quiet = lakever.run("fs", "upload", str(source), f"lakefs://{repo}/main/few/", "-R")
     assert quiet.stderr == ""  # not a terminal: no bar unless asked
+
+
+def test_large_object_streams_both_ways_with_its_content_type(
+    lakever: Lakever, repo: str, tmp_path: Path
+) -> None:
+    big = tmp_path / "table.parquet"
+    big.write_bytes(os.urandom(24 * 1024 * 1024 + 17))  # several chunks, not a multiple
+    (tmp_path / "rows.json").write_text('{"a": 1}')
+    lakever.run("fs", "upload", str(big), f"lakefs://{repo}/main/big/", "--progress")
+    lakever.run("fs", "upload", str(tmp_path / "rows.json"), f"lakefs://{repo}/main/rows.json")
+    stat = lakever.json("fs", "stat", f"lakefs://{repo}/main/big/table.parquet")
+    assert stat["size_bytes"] == big.stat().st_size
+    assert stat["checksum"] == hashlib.md5(big.read_bytes()).hexdigest()
+    assert lakever.json("fs", "stat", f"lakefs://{repo}/main/rows.json")["content_type"] == (
+        "application/json"
+    )
+    back = tmp_path / "back.parquet"
+    shown = lakever.run(
+        "fs", "download", f"lakefs://{repo}/main/big/table.parquet", str(back), "--progress"
+    )
+    assert "1/1 files" in shown.stderr
+    assert back.read_bytes() == big.read_bytes()
+    assert not list(tmp_path.glob(".*lakever-partial"))
 
 
 def test_upload_of_a_directory_needs_recursive(lakever: Lakever, repo: str, tmp_path: Path) -> None:

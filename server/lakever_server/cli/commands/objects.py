@@ -245,7 +245,8 @@ def download(
         local = Path(destination)
         if local.is_dir() or destination.endswith("/"):
             local = local / Path(path).name
-        transfers = [Transfer(path, local)]
+        stats = client.objects.stat_object(target.repository, target.ref_or_fail, path)
+        transfers = [Transfer(path, local, stats.size_bytes or 0)]
     report = run_parallel(
         transfers,
         download_one(client, target.repository, target.ref_or_fail),
