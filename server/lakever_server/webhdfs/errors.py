@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.responses import JSONResponse
-
 from lakever_server import errors
+from lakever_server.webhdfs.responses import HadoopJSONResponse
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def _java_of(exc: Exception) -> _Java:
     return INTERNAL
 
 
-def remote_exception(exc: Exception) -> JSONResponse:
+def remote_exception(exc: Exception) -> HadoopJSONResponse:
     """The ``{"RemoteException": ...}`` response for ``exc``."""
     java = _java_of(exc)
     message = exc.message if isinstance(exc, errors.LakeverError) else "internal error"
@@ -77,4 +76,4 @@ def remote_exception(exc: Exception) -> JSONResponse:
             "message": message,
         }
     }
-    return JSONResponse(body, status_code=java.status)
+    return HadoopJSONResponse(body, status_code=java.status)

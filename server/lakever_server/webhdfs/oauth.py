@@ -15,16 +15,17 @@ from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from lakever_server import errors
+from lakever_server.webhdfs.responses import HadoopJSONResponse
 
 TOKEN_PATH = "/webhdfs/oauth2/token"
 MAX_FORM = 64 * 1024
 
 
-def _oauth_error(code: str, description: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": code, "error_description": description}, status_code=status)
+def _oauth_error(code: str, description: str, status: int) -> HadoopJSONResponse:
+    return HadoopJSONResponse({"error": code, "error_description": description}, status_code=status)
 
 
 def _login(auth: Any, client_id: str, client_secret: str) -> Any:
@@ -53,7 +54,7 @@ async def token_endpoint(request: Request, services: Any) -> Response:
     except errors.Unauthorized:
         return _oauth_error("invalid_client", "invalid client credentials", 401)
     expires_in = max(int(session.expires_at - time.time()), 1)
-    return JSONResponse(
+    return HadoopJSONResponse(
         {"access_token": session.token, "token_type": "Bearer", "expires_in": expires_in},
         headers={"Cache-Control": "no-store"},
     )

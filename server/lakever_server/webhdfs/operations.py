@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from lakever_server import errors
 from lakever_server.catalog.models import Entry
 from lakever_server.gateway.context import run_with_request_body
 from lakever_server.webhdfs.errors import ILLEGAL_ARGUMENT, WebHdfsError
 from lakever_server.webhdfs.namespace import FileStatus, Location, Namespace, parse_location
+from lakever_server.webhdfs.responses import HadoopJSONResponse
 
 BLOCK_SIZE = 128 * 1024 * 1024
 GROUP = "lakever"
@@ -66,8 +67,8 @@ def file_status_json(status: FileStatus, user: str) -> dict[str, Any]:
     }
 
 
-def boolean(value: bool) -> JSONResponse:
-    return JSONResponse({"boolean": value})
+def boolean(value: bool) -> HadoopJSONResponse:
+    return HadoopJSONResponse({"boolean": value})
 
 
 async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -81,20 +82,20 @@ def redirect(request: WebHdfsRequest) -> Response:
     url = str(request.http.url)
     location = f"{url}{'&' if '?' in url else '?'}data=true"
     if request.flag("noredirect"):
-        return JSONResponse({"Location": location})
+        return HadoopJSONResponse({"Location": location})
     return Response(status_code=307, headers={"Location": location, "Content-Length": "0"})
 
 
 # -- GET --------------------------------------------------------------------------------
 async def get_file_status(request: WebHdfsRequest) -> Response:
     status = await call(request.namespace.status, request.location)
-    return JSONResponse({"FileStatus": file_status_json(status, request.user)})
+    return HadoopJSONResponse({"FileStatus": file_status_json(status, request.user)})
 
 
 async def list_status(request: WebHdfsRequest) -> Response:
     listed, _ = await call(request.namespace.list_children, request.location)
     statuses = [file_status_json(s, request.user) for s in listed]
-    return JSONResponse({"FileStatuses": {"FileStatus": statuses}})
+    return HadoopJSONResponse({"FileStatuses": {"FileStatus": statuses}})
 
 
 async def list_status_batch(request: WebHdfsRequest) -> Response:
@@ -105,7 +106,7 @@ async def list_status_batch(request: WebHdfsRequest) -> Response:
         limit=1000,
     )
     statuses = [file_status_json(s, request.user) for s in listed]
-    return JSONResponse(
+    return HadoopJSONResponse(
         {
             "DirectoryListing": {
                 "partialListing": {"FileStatuses": {"FileStatus": statuses}},
@@ -148,7 +149,7 @@ async def get_file_checksum(request: WebHdfsRequest) -> Response:
     )
     digest = hashlib.md5(entry.checksum.encode()).digest()
     payload = struct.pack(">iq", 512, 0) + digest
-    return JSONResponse(
+    return HadoopJSONResponse(
         {
             "FileChecksum": {
                 "algorithm": "MD5-of-0MD5-of-512CRC32C",
@@ -160,12 +161,12 @@ async def get_file_checksum(request: WebHdfsRequest) -> Response:
 
 
 async def get_home_directory(request: WebHdfsRequest) -> Response:
-    return JSONResponse({"Path": f"/user/{request.user}"})
+    return HadoopJSONResponse({"Path": f"/user/{request.user}"})
 
 
 async def get_content_summary(request: WebHdfsRequest) -> Response:
     directories, files, length = await call(request.namespace.summary, request.location)
-    return JSONResponse(
+    return HadoopJSONResponse(
         {
             "ContentSummary": {
                 "directoryCount": directories,
@@ -199,11 +200,11 @@ async def get_file_block_locations(request: WebHdfsRequest) -> Response:
                 "topologyPaths": [f"/default-rack/{host}:{port}"],
             }
         )
-    return JSONResponse({"BlockLocations": {"BlockLocation": locations}})
+    return HadoopJSONResponse({"BlockLocations": {"BlockLocation": locations}})
 
 
 async def get_server_defaults(request: WebHdfsRequest) -> Response:
-    return JSONResponse(
+    return HadoopJSONResponse(
         {
             "FsServerDefaults": {
                 "blockSize": BLOCK_SIZE,
@@ -222,13 +223,13 @@ async def get_server_defaults(request: WebHdfsRequest) -> Response:
 
 
 async def get_trash_root(request: WebHdfsRequest) -> Response:
-    return JSONResponse({"Path": f"/user/{request.user}/.Trash"})
+    return HadoopJSONResponse({"Path": f"/user/{request.user}/.Trash"})
 
 
 async def get_acl_status(request: WebHdfsRequest) -> Response:
     status: FileStatus = await call(request.namespace.status, request.location)
     permission = "755" if status.is_dir else "644"
-    return JSONResponse(
+    return HadoopJSONResponse(
         {
             "AclStatus": {
                 "entries": [],
@@ -247,7 +248,7 @@ async def check_access(request: WebHdfsRequest) -> Response:
 
 
 async def get_xattrs(request: WebHdfsRequest) -> Response:
-    return JSONResponse({"XAttrs": []})
+    return HadoopJSONResponse({"XAttrs": []})
 
 
 # -- PUT, POST, DELETE ------------------------------------------------------------------
