@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lakever_server.api import create_api_app
+from lakever_server.api.fastpath import ObjectReadFastPath
 from lakever_server.gateway import create_gateway_app
 from lakever_server.services import Services
 
@@ -51,6 +52,7 @@ class LakeverApp:
         self.api: FastAPI = create_api_app(services)
         self.gateway: ASGIApp = create_gateway_app(services)
         self.max_header_bytes = services.settings.limits.max_header_bytes
+        self.fast_path = ObjectReadFastPath(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _header_bytes(scope) > self.max_header_bytes:
@@ -58,6 +60,8 @@ class LakeverApp:
             return
         if scope["type"] in ("http", "websocket") and is_s3_request(scope):
             await self.gateway(scope, receive, send)
+        elif scope["type"] == "http" and await self.fast_path.handle(scope, receive, send):
+            return
         else:
             await self.api(scope, receive, send)
 

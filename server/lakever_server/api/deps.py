@@ -43,9 +43,8 @@ def _basic_credentials(value: str) -> tuple[str, str]:
     return key_id, secret
 
 
-async def current_user(request: Request) -> User:
+def authenticate(auth: AuthService, request: Request) -> User:
     """The caller, from Basic (access key:secret), Bearer JWT or the session cookie."""
-    auth = get_services(request).auth
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
@@ -58,6 +57,11 @@ async def current_user(request: Request) -> User:
     if cookie:
         return auth.authenticate_token(cookie)
     raise Unauthorized("authentication required")
+
+
+async def current_user(request: Request) -> User:
+    """The authenticated caller; every route but the public ones depends on it."""
+    return authenticate(get_services(request).auth, request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -366,3 +366,20 @@ def test_openapi_document_is_served_to_authenticated_clients(http: httpx.Client)
     document = http.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/api/v1/repositories/{repository}/branches" in document["paths"]
+
+
+@pytest.mark.parametrize("suffix", ["/stat", ""], ids=["stat", "get"])
+def test_object_reads_answer_the_same_through_the_fast_path_and_the_routes(
+    http: httpx.Client, suffix: str
+) -> None:
+    # An unrecognised query parameter makes the fast path hand over to the route.
+    url = f"/repositories/{REPO}/refs/main/objects{suffix}"
+    fast = http.get(url, params={"path": "data/blob.bin"}, headers={"Range": "bytes=1-3"})
+    routed = http.get(
+        url, params={"path": "data/blob.bin", "via": "route"}, headers={"Range": "bytes=1-3"}
+    )
+    assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+    assert fast.headers.get("ETag") == routed.headers.get("ETag")
+    missing = http.get(url, params={"path": "nope"})
+    missing_routed = http.get(url, params={"path": "nope", "via": "route"})
+    assert (missing.status_code, missing.json()) == (404, missing_routed.json())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from lakever_server.api import convert
+from lakever_server.api import convert, object_reads
 from lakever_server.api.deps import (
     After,
     Amount,
@@ -22,7 +21,7 @@ from lakever_server.api.deps import (
     page_size,
 )
 from lakever_server.api.schemas import ObjectCopyCreation, PathList, UpdateObjectUserMetadata
-from lakever_server.api.streaming import MultipartField, feed_thread, parse_range, prepend
+from lakever_server.api.streaming import MultipartField, feed_thread, prepend
 from lakever_server.catalog.models import Entry
 from lakever_server.errors import InvalidValue
 
@@ -30,7 +29,6 @@ router = APIRouter(tags=["objects"], dependencies=[Depends(current_user)])
 REF_OBJECTS = "/repositories/{repository}/refs/{ref}/objects"
 BRANCH_OBJECTS = "/repositories/{repository}/branches/{branch}/objects"
 META_HEADER = "x-lakefs-meta-"
-SMALL_OBJECT = 256 * 1024  # served from one read instead of a streamed body
 
 ObjectPath = Annotated[str, Query(description="the object's path (key)")]
 Presign = Annotated[bool | None, Query(description="ignored: no presigned URLs here")]
@@ -50,25 +48,8 @@ def _user_metadata(request: Request) -> dict[str, str]:
     }
 
 
-def _object_headers(entry: Entry) -> dict[str, str]:
-    # Content-Type set verbatim: a media_type argument would append "; charset=utf-8".
-    return {
-        "Content-Type": entry.content_type,
-        "ETag": convert.etag(entry.checksum),
-        "Last-Modified": email.utils.formatdate(entry.mtime, usegmt=True),
-        "Accept-Ranges": "bytes",
-    }
-
-
-def _not_modified(if_none_match: str | None, entry: Entry) -> bool:
-    if not if_none_match:
-        return False
-    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(",")}
-    return "*" in tags or entry.checksum in tags
-
-
 @router.get(REF_OBJECTS, response_class=StreamingResponse)
-def get_object(
+async def get_object(
     repository: str,
     ref: str,
     path: ObjectPath,
@@ -78,45 +59,22 @@ def get_object(
     presign: Presign = None,
 ) -> Response:
     """Stream the content; ``Range`` gives 206 (416 outside), ``If-None-Match`` 304."""
-    entry = catalog.get_entry(repository, ref, check_path(path))
-    headers = _object_headers(entry)
-    if _not_modified(if_none_match, entry):
-        return Response(status_code=304, headers=headers)
-    status, start, end = 200, 0, entry.size_bytes
-    if range is not None:
-        start, end = parse_range(range, entry.size_bytes)
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size_bytes}"
-    headers["Content-Length"] = str(end - start)
-    if end - start <= SMALL_OBJECT:
-        content = b"".join(catalog.open_entry(entry, start=start, end=end))
-        return Response(content, status, headers)
-    stream = catalog.open_entry(entry, start=start, end=end)
-    return StreamingResponse(stream, status, headers)
+    return object_reads.get_response(catalog, repository, ref, path, range, if_none_match)
 
 
 @router.head(REF_OBJECTS)
-def head_object(
+async def head_object(
     repository: str,
     ref: str,
     path: ObjectPath,
     catalog: CatalogDep,
     range: Annotated[str | None, Header()] = None,
 ) -> Response:
-    entry = catalog.get_entry(repository, ref, check_path(path))
-    headers = _object_headers(entry)
-    length = entry.size_bytes
-    status = 200
-    if range is not None:
-        start, end = parse_range(range, entry.size_bytes)
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{entry.size_bytes}"
-        length, status = end - start, 206
-    headers["Content-Length"] = str(length)
-    return Response(status_code=status, headers=headers)
+    return object_reads.head_response(catalog, repository, ref, path, range)
 
 
 @router.get(REF_OBJECTS + "/stat")
-def stat_object(
+async def stat_object(
     repository: str,
     ref: str,
     path: ObjectPath,
@@ -124,8 +82,7 @@ def stat_object(
     user_metadata: UserMetadata = True,
     presign: Presign = None,
 ) -> dict[str, Any]:
-    entry = catalog.get_entry(repository, ref, check_path(path))
-    return convert.object_stats(entry, user_metadata=user_metadata)
+    return object_reads.stat_body(catalog, repository, ref, path, user_metadata=user_metadata)
 
 
 @router.get(REF_OBJECTS + "/underlyingProperties")
