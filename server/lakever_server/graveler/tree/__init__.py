@@ -36,12 +36,13 @@ Interface (what graveler uses)::
 
 from __future__ import annotations
 
+from lakever_server.graveler.tree.block_nodes import BlockNodeStore
 from lakever_server.graveler.tree.cache import DEFAULT_CACHE_BYTES, NodeCache
 from lakever_server.graveler.tree.chunker import DEFAULT_RULE, ChunkingRule
 from lakever_server.graveler.tree.codec import FORMAT_VERSION, CorruptNode, Node
 from lakever_server.graveler.tree.cursor import TreeCursor
 from lakever_server.graveler.tree.diff import Change
-from lakever_server.graveler.tree.nodes import BlockNodeStore, MemoryNodeStore, NodeStore
+from lakever_server.graveler.tree.nodes import MemoryNodeStore, NodeStore
 from lakever_server.graveler.tree.tree import Tree
 
 __all__ = [

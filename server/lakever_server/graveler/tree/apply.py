@@ -72,11 +72,17 @@ class _LevelRewrite:
             for node in self._chunker.feed(cols, lo, hi, sizes, hint):
                 self.added.append((node.keys[-1], self._writer.write(node), node.count))
 
-    def _entry(self, key: bytes, payload: Payload) -> Columns:
+    def _inserts(self) -> Columns:
+        return ([], []) if self._level == 0 else ([], [], [])
+
+    def _buffer(self, inserts: Columns, key: bytes, payload: Payload) -> None:
+        inserts[0].append(key)
         if self._level == 0:
-            return ([key], [payload])
-        child, count = cast(tuple[str, int], payload)
-        return ([key], [child], [count])
+            inserts[1].append(payload)
+        else:
+            child, count = cast(tuple[str, int], payload)
+            inserts[1].append(child)
+            inserts[2].append(count)
 
     def run(self, cursor: LevelCursor, changes: Iterator[EntryChange]) -> None:
         chunker = self._chunker
@@ -92,15 +98,21 @@ class _LevelRewrite:
                 hint = chunker.hint(n, sizes[-1], last)
                 if n:
                     self.removed[keys[-1]] = (cursor.node_id, node.count)
+                # New entries between two old ones are fed as one run.
+                inserts = self._inserts()
                 i = 0
                 while pending is not None and (last or pending[0] <= keys[-1]):
                     key, payload = pending
                     j = bisect_left(keys, key, i)
-                    self._feed(cols, i, j, sizes, hint)
+                    if j > i:
+                        self._feed(inserts, 0, len(inserts[0]))
+                        inserts = self._inserts()
+                        self._feed(cols, i, j, sizes, hint)
                     i = j + 1 if j < n and keys[j] == key else j
                     if payload is not None:
-                        self._feed(self._entry(key, payload), 0, 1)
+                        self._buffer(inserts, key, payload)
                     pending = next(changes, None)
+                self._feed(inserts, 0, len(inserts[0]))
                 self._feed(cols, i, n, sizes, hint)
                 if last:
                     final = chunker.flush()

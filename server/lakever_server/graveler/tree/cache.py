@@ -67,6 +67,13 @@ class NodeCache:
                 self.size_bytes -= evicted
                 self.evictions += 1
 
+    def discard(self, key: str) -> None:
+        """Forget ``key`` if cached."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self.size_bytes -= entry[1]
+
     def clear(self) -> None:
         """Drop every entry (the counters are kept)."""
         with self._lock:

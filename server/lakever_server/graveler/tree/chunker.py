@@ -95,11 +95,12 @@ class Chunker:
     boundary.
     """
 
-    __slots__ = ("_bytes", "_cols", "level", "rule")
+    __slots__ = ("_bytes", "_cols", "_threshold", "level", "rule")
 
     def __init__(self, level: int, rule: ChunkingRule = DEFAULT_RULE) -> None:
         self.level = level
         self.rule = rule
+        self._threshold = rule.threshold
         self._cols: Columns = ([], []) if level == 0 else ([], [], [])
         self._bytes = 0
 
@@ -130,7 +131,7 @@ class Chunker:
         if sizes is None:
             sizes = entry_sizes(self.level, cols)
         rule, level, keys = self.rule, self.level, cols[0]
-        threshold = rule.threshold
+        threshold = self._threshold
         misses = hint.misses if hint is not None else range(0)
         hit = hint.hit if hint is not None else -1
         done: list[Node] = []

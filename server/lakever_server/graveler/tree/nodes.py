@@ -4,9 +4,9 @@ A node store is a content-addressed blob map: ``put(node_id, data)`` where ``nod
 is the SHA-256 hex of ``data``, and ``get(node_id)``. Since equal content has an equal
 id, a put of a node that already exists is a no-op and may be skipped.
 
-``Tree`` works on decoded nodes through ``load_node``/``save_node``; stores that keep a
-cache of decoded nodes (``BlockNodeStore``) provide them, and ``decoding`` adapts any
-other store.
+``Tree`` works on decoded nodes through ``load_node``/``save_node``/``flush``; stores
+that keep a cache of decoded nodes (``block_nodes.BlockNodeStore``) provide them, and
+``decoding`` adapts any other store.
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ import threading
 from typing import Protocol, runtime_checkable
 
 from lakever_server.errors import NotFound
-from lakever_server.graveler.tree.cache import NodeCache
 from lakever_server.graveler.tree.codec import (
     EMPTY_ID,
     EMPTY_LEAF,
     CorruptNode,
     Node,
-    approximate_memory,
     decode,
     node_id,
 )
-from lakever_server.storage.block.base import BlockStore
 
 
 class NodeStore(Protocol):
@@ -48,6 +45,10 @@ class DecodedNodeStore(Protocol):
 
     def save_node(self, node_id: str, node: Node, data: bytes) -> None: ...
 
+    def flush(self) -> None:
+        """Wait until every node this thread saved is stored; raise if one could not be."""
+        ...
+
 
 def checked_decode(data: bytes, expected_id: str) -> Node:
     """Decode ``data``, refusing bytes that do not hash to ``expected_id``."""
@@ -69,6 +70,9 @@ class _Decoding:
 
     def save_node(self, node_id: str, node: Node, data: bytes) -> None:
         self._store.put(node_id, data)
+
+    def flush(self) -> None:
+        pass
 
 
 def decoding(store: NodeStore) -> DecodedNodeStore:
@@ -95,48 +99,3 @@ class MemoryNodeStore:
     def put(self, node_id: str, data: bytes) -> None:
         with self._lock:
             self.nodes[node_id] = data
-
-
-class BlockNodeStore:
-    """Nodes as blobs in a block store, under a repository's storage namespace.
-
-    A node lives at ``{namespace}/_lakever/nodes/{id[:2]}/{id}``. Reads go through the
-    shared ``NodeCache`` of decoded nodes; a node found in the cache is known to be
-    stored already, so writing it again is skipped.
-    """
-
-    def __init__(self, block: BlockStore, namespace: str, cache: NodeCache) -> None:
-        self.block = block
-        self.namespace = namespace.rstrip("/")
-        self.cache = cache
-
-    def address(self, node_id: str) -> str:
-        """The block address of a node."""
-        return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
-
-    def get(self, node_id: str) -> bytes:
-        try:
-            return b"".join(self.block.get(self.address(node_id)))
-        except NotFound:
-            raise NotFound(f"tree node {node_id} not found", kind="node", name=node_id) from None
-
-    def put(self, node_id: str, data: bytes) -> None:
-        address = self.address(node_id)
-        if address not in self.cache:
-            self.block.put(address, [data])
-
-    def load_node(self, node_id: str) -> Node:
-        address = self.address(node_id)
-        node = self.cache.get(address)
-        if node is None:
-            data = self.get(node_id)
-            node = checked_decode(data, node_id)
-            self.cache.add(address, node, approximate_memory(node, len(data)))
-        return node
-
-    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
-        address = self.address(node_id)
-        if address in self.cache:
-            return
-        self.block.put(address, [data])
-        self.cache.add(address, node, approximate_memory(node, len(data)))

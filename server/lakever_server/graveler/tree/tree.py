@@ -45,7 +45,9 @@ class Tree:
         Streams: holds one pending node per level, never the whole input.
         Raises ``InvalidValue`` on unsorted or duplicate keys.
         """
-        return build_tree(self._writer, self.rule, items)
+        root = build_tree(self._writer, self.rule, items)
+        self._nodes.flush()
+        return root
 
     def apply(self, root: str, changes: Iterable[tuple[bytes, bytes | None]]) -> str:
         """Apply ``changes`` (sorted, unique keys; a None value deletes) to ``root``.
@@ -55,7 +57,9 @@ class Tree:
         Deleting an absent key is a no-op. Returns the new root id (``root`` itself when
         nothing changed). Raises ``InvalidValue`` on unsorted or duplicate keys.
         """
-        return apply_changes(self._nodes, self._writer, self.rule, root, changes)
+        new_root = apply_changes(self._nodes, self._writer, self.rule, root, changes)
+        self._nodes.flush()
+        return new_root
 
     def get(self, root: str, key: bytes) -> bytes | None:
         """The value of ``key``, or None when absent. Reads one node per level."""

@@ -139,3 +139,38 @@ def test_encoded_nodes_are_named_by_their_hash() -> None:
     for nid, data in store.nodes.items():
         assert node_id(data) == nid
         assert encode(decode(data)) == data
+
+
+def test_parallel_node_writes_are_stored_before_the_root_is_returned() -> None:
+    block = MemoryBlockStore()
+    store = BlockNodeStore(block, "mem://repo", NodeCache(), write_concurrency=4)
+    tree = Tree(store)
+    root = tree.build(lake_items(20_000))
+    root = tree.apply(root, [(b"data/zz/%03d" % i, b"v") for i in range(300)])
+    walked = list(tree.walk_nodes(root))
+    assert len(walked) > 300 // 64
+    assert all(block.exists(store.address(nid)) for nid in walked)
+
+
+def test_a_failed_node_write_fails_the_build_and_a_retry_stores_everything() -> None:
+    class FailingOnce(MemoryBlockStore):
+        failed = False
+
+        def put(self, address: str, chunks: Any) -> Any:
+            if not FailingOnce.failed:
+                FailingOnce.failed = True
+                raise OSError("disk full")
+            return super().put(address, chunks)
+
+    block = FailingOnce()
+    cache = NodeCache()
+    items = lake_items(5_000)
+    for concurrency in (1, 4):
+        FailingOnce.failed = False
+        namespace = f"mem://repo-{concurrency}"
+        store = BlockNodeStore(block, namespace, cache, write_concurrency=concurrency)
+        with pytest.raises(OSError, match="disk full"):
+            Tree(store).build(items)
+        root = Tree(store).build(items)
+        reader = Tree(BlockNodeStore(block, namespace, NodeCache()))
+        assert list(reader.iterate(root)) == items

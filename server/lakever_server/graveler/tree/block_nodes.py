@@ -1,0 +1,148 @@
+"""``BlockNodeStore``: tree nodes as blobs in a repository's block store.
+
+Reads go through a shared cache of decoded nodes. Writes can run in parallel: on a
+durable store each put waits for the disk or the network (the local store fsyncs every
+blob), and a commit writes one node per level per changed path, so writing them one
+after the other would make a commit cost the sum of those waits. Puts are handed to a
+shared thread pool and ``flush`` (called by ``Tree`` before it returns a root) waits for
+them, so a root id is never handed out before its nodes are stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from lakever_server.errors import NotFound
+from lakever_server.graveler.tree.cache import NodeCache
+from lakever_server.graveler.tree.codec import Node, approximate_memory
+from lakever_server.graveler.tree.nodes import checked_decode
+from lakever_server.storage.block.base import BlockStore
+
+DEFAULT_WRITE_CONCURRENCY = 16
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _write_pool() -> ThreadPoolExecutor:
+    """The process-wide pool that runs node puts (created on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=DEFAULT_WRITE_CONCURRENCY, thread_name_prefix="lakever-node-write"
+            )
+        return _pool
+
+
+class BlockNodeStore:
+    """Nodes as blobs in a block store, under a repository's storage namespace.
+
+    A node lives at ``{namespace}/_lakever/nodes/{id[:2]}/{id}``. Reads go through the
+    shared ``NodeCache`` of decoded nodes; a node found in the cache is known to be
+    stored already (or being stored), so writing it again is skipped.
+
+    Args:
+        block: the block store of the repository.
+        namespace: the repository's storage namespace (``mem://...``, ``local://...``).
+        cache: the decoded-node cache, usually one per process.
+        write_concurrency: how many puts a thread may have in flight; 1 writes in the
+            caller's thread. Default: 1 for in-memory stores (nothing to wait for), else
+            ``DEFAULT_WRITE_CONCURRENCY``.
+    """
+
+    def __init__(
+        self,
+        block: BlockStore,
+        namespace: str,
+        cache: NodeCache,
+        *,
+        write_concurrency: int | None = None,
+    ) -> None:
+        self.block = block
+        self.namespace = namespace.rstrip("/")
+        self.cache = cache
+        if write_concurrency is None:
+            in_memory = "mem" in getattr(block, "schemes", ())
+            write_concurrency = 1 if in_memory else DEFAULT_WRITE_CONCURRENCY
+        self.write_concurrency = write_concurrency
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, tuple[Future[Any], bytes]] = {}
+        self._mine = threading.local()  # each thread's unflushed puts
+
+    def address(self, node_id: str) -> str:
+        """The block address of a node."""
+        return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
+
+    def get(self, node_id: str) -> bytes:
+        address = self.address(node_id)
+        with self._lock:
+            in_flight = self._in_flight.get(address)
+        if in_flight is not None:
+            return in_flight[1]
+        try:
+            return b"".join(self.block.get(address))
+        except NotFound:
+            raise NotFound(f"tree node {node_id} not found", kind="node", name=node_id) from None
+
+    def put(self, node_id: str, data: bytes) -> None:
+        node = checked_decode(data, node_id)
+        self.save_node(node_id, node, data)
+        self.flush()
+
+    def load_node(self, node_id: str) -> Node:
+        address = self.address(node_id)
+        node = self.cache.get(address)
+        if node is None:
+            data = self.get(node_id)
+            node = checked_decode(data, node_id)
+            self.cache.add(address, node, approximate_memory(node, len(data)))
+        return node
+
+    def _pending(self) -> list[tuple[str, Future[Any]]]:
+        pending: list[tuple[str, Future[Any]]] | None = getattr(self._mine, "pending", None)
+        if pending is None:
+            pending = self._mine.pending = []
+        return pending
+
+    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+        address = self.address(node_id)
+        with self._lock:
+            in_flight = self._in_flight.get(address)
+            if in_flight is None and address in self.cache:
+                return
+            if in_flight is None and self.write_concurrency > 1:
+                future = _write_pool().submit(self.block.put, address, [data])
+                self._in_flight[address] = (future, data)
+                in_flight = (future, data)
+        if in_flight is not None:
+            # Written by a pool thread (perhaps for another caller): flush waits for it.
+            pending = self._pending()
+            pending.append((address, in_flight[0]))
+            self.cache.add(address, node, approximate_memory(node, len(data)))
+            if len(pending) > 2 * self.write_concurrency:
+                self._wait(len(pending) - self.write_concurrency)
+            return
+        self.block.put(address, [data])
+        self.cache.add(address, node, approximate_memory(node, len(data)))
+
+    def _wait(self, count: int) -> None:
+        """Wait for this thread's ``count`` oldest puts; raise the first failure."""
+        pending = self._pending()
+        done, pending[:count] = pending[:count], []
+        failure: BaseException | None = None
+        for address, future in done:
+            error = future.exception()
+            with self._lock:
+                if self._in_flight.get(address, (None,))[0] is future:
+                    del self._in_flight[address]
+            if error is not None:
+                self.cache.discard(address)  # not stored: a later save must write it
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def flush(self) -> None:
+        self._wait(len(self._pending()))
