@@ -191,6 +191,11 @@ def main() -> None:
             f"({big_size / build:,.0f} entries/s); peak RSS {rss_peak / 1024:.0f} MiB "
             f"(process before: {rss_before / 1024:.0f} MiB)"
         )
+        cache = catalog.graveler.cache
+        print(
+            f"node cache after the build: {cache.size_bytes / 2**20:.0f} MiB "
+            f"(bounded at {cache.max_bytes / 2**20:.0f} MiB): the tree is never held whole"
+        )
         print(f"{'':<46} {'big p50':>12} {'small p50':>12}")
         big, small = big_lake, small_lake
         _row(

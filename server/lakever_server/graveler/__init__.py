@@ -23,8 +23,11 @@ Modules (one concept each):
   generation).
 - ``merge``: three-way merge of tree diffs, conflict reporting, strategies; revert and
   cherry-pick are merges against a chosen base.
-- ``graveler``: the ``Graveler`` facade that the catalog calls (also revert,
-  cherry-pick and the bulk import path).
+- ``head_updates``: merge, revert, cherry-pick and bulk import: build a tree from the
+  head, commit it, compare-and-set the branch to it.
+- ``node_writes``: tree-node writes in the background, flushed before a commit names
+  them.
+- ``graveler``: the ``Graveler`` facade that the catalog calls.
 - ``fsck``: verification that a repository is consistent.
 
 The core depends only on ``storage`` interfaces and ``errors``.

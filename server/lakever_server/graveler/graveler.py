@@ -16,13 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from lakever_server.errors import (
-    DirtyBranch,
     InvalidValue,
-    NoChanges,
     PreconditionFailed,
     TooManyRequests,
 )
-from lakever_server.graveler import commits, fsck, merge
+from lakever_server.graveler import commits, fsck, head_updates
 from lakever_server.graveler.commits import CommitRequest, LogFilter
 from lakever_server.graveler.model import (
     BranchRecord,
@@ -39,9 +37,9 @@ from lakever_server.graveler.names import (
 from lakever_server.graveler.node_writes import BackgroundNodeWrites
 from lakever_server.graveler.refs import RefStore, ResolvedRef, repo_partition
 from lakever_server.graveler.repository import MAX_CAS_ATTEMPTS, RepositoryContext
-from lakever_server.graveler.staging import StagingArea, merge_newest_first, new_token
+from lakever_server.graveler.staging import StagingArea, new_token
 from lakever_server.graveler.tree import BlockNodeStore, NodeCache, Tree
-from lakever_server.storage.block.base import BlockStore
+from lakever_server.storage.block.base import BlockStore, parse_address
 from lakever_server.storage.kv.base import KVStore
 
 Condition = Callable[[bytes | None], None]
@@ -124,8 +122,7 @@ class Graveler:
         """
         validate_repository_id(repository)
         validate_branch_name(default_branch)
-        if not storage_namespace or "://" not in storage_namespace:
-            raise InvalidValue("invalid storage namespace", field="storage_namespace")
+        self._validate_namespace(storage_namespace)
         date = int(time.time()) if creation_date is None else creation_date
         repo = RepositoryRecord(
             repository, storage_namespace, default_branch, date, uuid.uuid4().hex
@@ -142,6 +139,19 @@ class Graveler:
             self.kv.drop_partition(repo_partition(repo))
             raise
         return repo
+
+    def _validate_namespace(self, storage_namespace: str) -> None:
+        """A namespace is an address prefix this block store serves (``local://lake/r``)."""
+        try:
+            scheme, rest = parse_address(storage_namespace)
+        except InvalidValue as exc:
+            raise InvalidValue(exc.message, field="storage_namespace") from exc
+        if not rest.strip("/") or scheme not in self.block.schemes:
+            served = ", ".join(f"{s}://" for s in self.block.schemes)
+            raise InvalidValue(
+                f"storage namespace {storage_namespace!r} must be under {served}",
+                field="storage_namespace",
+            )
 
     def get_repository(self, repository: str) -> RepositoryRecord:
         return self.refs.get_repository(repository)
@@ -386,7 +396,7 @@ class Graveler:
             if value_identity(committed) != value_identity(staged):
                 yield DiffEntry(key, committed, staged)
 
-    # -- merge, revert, cherry-pick ---------------------------------------------------
+    # -- merge, revert, cherry-pick, import ------------------------------------------
     def merge(
         self,
         repository: str,
@@ -402,30 +412,9 @@ class Graveler:
         validate_branch_name(destination)
         source = ctx.resolve(source_ref).commit_id
         with self._lock(ctx, destination):
-            for _ in range(MAX_CAS_ATTEMPTS):
-                raw, dest = ctx.read_branch(destination)
-                self._require_clean(dest, destination)
-                base = commits.merge_base(ctx, source, dest.commit_id)
-                head_root = ctx.root_of(dest.commit_id)
-                outcome = merge.three_way_merge(
-                    ctx.tree, ctx.root_of(base), ctx.root_of(source), head_root, strategy
-                )
-                if outcome.root == head_root and not request.allow_empty:
-                    raise NoChanges(f"merge: no changes between {source_ref} and {destination}")
-                parents = [dest.commit_id] if squash else [dest.commit_id, source]
-                commit = commits.new_commit(ctx, parents, outcome.root, request)
-                try:
-                    self.refs.set_branch_if(
-                        ctx.repo, destination, dest.with_changes(commit_id=commit.id), raw
-                    )
-                except PreconditionFailed:
-                    continue
-                return commit, outcome.summary
-        raise TooManyRequests(f"branch {destination} is changing too fast; retry the merge")
-
-    def _require_clean(self, record: BranchRecord, branch: str) -> None:
-        if not self.staging.is_empty(record.tokens):
-            raise DirtyBranch(f"branch {branch} has uncommitted changes")
+            return head_updates.merge_into(
+                ctx, source, destination, request, strategy=strategy, squash=squash
+            )
 
     def revert(
         self,
@@ -441,20 +430,9 @@ class Graveler:
         validate_branch_name(branch)
         if not refs:
             raise InvalidValue("nothing to revert", field="refs")
-        targets = sorted(
-            (ctx.commit(ctx.resolve(r).commit_id) for r in refs),
-            key=lambda c: (c.generation, c.creation_date),
-            reverse=True,
-        )
-
-        def build(head_root: str) -> str:
-            root = head_root
-            for target in targets:
-                parent_root = self._parent_root(ctx, target, parent_number)
-                root = merge.three_way_merge(ctx.tree, target.meta_range_id, parent_root, root).root
-            return root
-
-        return self._commit_on_head(ctx, branch, build, request)
+        targets = [ctx.commit(ctx.resolve(r).commit_id) for r in refs]
+        with self._lock(ctx, branch):
+            return head_updates.revert_commits(ctx, branch, targets, request, parent_number)
 
     def cherry_pick(
         self,
@@ -465,64 +443,13 @@ class Graveler:
         *,
         parent_number: int = 0,
     ) -> CommitRecord:
-        """Apply ``ref``'s change on ``branch``; metadata records ``cherry-pick-origin``."""
+        """Apply ``ref``'s change on ``branch`` as a new commit."""
         ctx = self.open(repository)
         validate_branch_name(branch)
         target = ctx.commit(ctx.resolve(ref).commit_id)
-        parent_root = self._parent_root(ctx, target, parent_number)
-
-        def build(head_root: str) -> str:
-            return merge.three_way_merge(
-                ctx.tree, parent_root, target.meta_range_id, head_root
-            ).root
-
-        return self._commit_on_head(ctx, branch, build, request)
-
-    @staticmethod
-    def _parent_root(ctx: RepositoryContext, commit: CommitRecord, parent_number: int) -> str:
-        """The tree of the parent a revert or cherry-pick compares ``commit`` with."""
-        parents = commit.parents
-        if len(parents) > 1 and parent_number == 0:
-            raise InvalidValue(
-                f"commit {commit.id} is a merge commit: parent_number is required",
-                field="parent_number",
-            )
-        if parent_number < 0 or parent_number > max(len(parents), 1):
-            raise InvalidValue(
-                f"parent_number {parent_number} out of range: commit has {len(parents)} parents",
-                field="parent_number",
-            )
-        if not parents:
-            return ctx.tree.build(())  # stores the empty root if a bare repo lacks it
-        return ctx.root_of(parents[max(parent_number, 1) - 1])
-
-    def _commit_on_head(
-        self,
-        ctx: RepositoryContext,
-        branch: str,
-        build: Callable[[str], str],
-        request: CommitRequest,
-    ) -> CommitRecord:
-        """Commit ``build(head tree)`` on a clean branch with the head as only parent."""
         with self._lock(ctx, branch):
-            for _ in range(MAX_CAS_ATTEMPTS):
-                raw, record = ctx.read_branch(branch)
-                self._require_clean(record, branch)
-                head_root = ctx.root_of(record.commit_id)
-                root = build(head_root)
-                if root == head_root and not request.allow_empty:
-                    raise NoChanges("no changes to commit")
-                commit = commits.new_commit(ctx, [record.commit_id], root, request)
-                try:
-                    self.refs.set_branch_if(
-                        ctx.repo, branch, record.with_changes(commit_id=commit.id), raw
-                    )
-                except PreconditionFailed:
-                    continue
-                return commit
-        raise TooManyRequests(f"branch {branch} is changing too fast; retry")
+            return head_updates.cherry_pick_commit(ctx, branch, target, request, parent_number)
 
-    # -- bulk import ------------------------------------------------------------------
     def import_items(
         self,
         repository: str,
@@ -530,29 +457,11 @@ class Graveler:
         items: Callable[[], Iterable[tuple[bytes, bytes]]],
         request: CommitRequest,
     ) -> CommitRecord:
-        """Commit sorted, unique ``items`` over the head tree in one commit.
-
-        Builds the new tree in one streaming pass with ``Tree.build`` over the items
-        merged into the head tree (no staging round trip); staged changes stay staged.
-        ``items`` is a factory so a lost head race can rebuild.
-        """
+        """Commit sorted, unique ``items`` over the head tree (see ``head_updates``)."""
         ctx = self.open(repository)
         validate_branch_name(branch)
         with self._lock(ctx, branch):
-            for _ in range(MAX_CAS_ATTEMPTS):
-                raw, record = ctx.read_branch(branch)
-                head_root = ctx.root_of(record.commit_id)
-                merged = merge_newest_first([items(), ctx.tree.iterate(head_root)])
-                root = ctx.tree.build((k, v) for k, v in merged if v is not None)
-                commit = commits.new_commit(ctx, [record.commit_id], root, request)
-                try:
-                    self.refs.set_branch_if(
-                        ctx.repo, branch, record.with_changes(commit_id=commit.id), raw
-                    )
-                except PreconditionFailed:
-                    continue
-                return commit
-        raise TooManyRequests(f"branch {branch} is changing too fast; retry the import")
+            return head_updates.import_onto(ctx, branch, items, request)
 
     # -- verification -----------------------------------------------------------------
     def verify(self, repository: str, check_value: fsck.ValueCheck | None = None) -> list[str]:

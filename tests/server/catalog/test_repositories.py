@@ -83,3 +83,13 @@ def test_repository_metadata_merges_and_deletes_keys(catalog: Catalog, repo: str
     assert catalog.get_repository_metadata(repo) == {"team": "data", "tier": "silver"}
     catalog.delete_repository_metadata(repo, ["team"])
     assert catalog.get_repository_metadata(repo) == {"tier": "silver"}
+
+
+@pytest.mark.parametrize(
+    "storage_namespace", ["", "no-scheme", "ftp://elsewhere/repo", "mem://../up", "mem://"]
+)
+def test_storage_namespace_must_be_served_by_the_block_store(
+    catalog: Catalog, storage_namespace: str
+) -> None:
+    with pytest.raises(InvalidValue):
+        catalog.create_repository("events", storage_namespace)
