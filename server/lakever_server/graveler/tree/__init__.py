@@ -32,6 +32,21 @@ Interface (what graveler uses)::
             # Change(key, left: bytes | None, right: bytes | None), in key order;
             # subtrees with equal ids on both sides are skipped without being read.
         def count(self, root: str) -> int   # from counts kept in internal nodes
+
+Additions (same contract, more for callers)::
+
+    Tree(store, *, rule=DEFAULT_RULE)   # the chunking rule is part of the format
+        def iterate_from(self, root, start=b"", end=None) -> TreeCursor
+            # an iterator that can also peek() and seek(key) forward (merging sources)
+        def walk_nodes(self, root) -> Iterator[str]
+            # every reachable node id, for fsck; the empty tree yields nothing
+        nodes_written: int                   # node writes made, for metrics and tests
+    EMPTY is never stored: every node store serves it, so a bare repository needs no node.
+    BlockNodeStore(block, namespace, cache, *, write_concurrency=None)
+        # puts run on a shared pool (inline for mem://); build/apply flush before
+        # returning a root, so a returned root's nodes are always stored.
+    NodeCache(max_bytes=256 MiB): hits, misses, evictions, size_bytes, len(); discard().
+    CorruptNode(LakeverError): a stored node that does not decode or match its id.
 """
 
 from __future__ import annotations

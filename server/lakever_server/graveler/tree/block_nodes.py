@@ -16,7 +16,13 @@ from typing import Any
 
 from lakever_server.errors import NotFound
 from lakever_server.graveler.tree.cache import NodeCache
-from lakever_server.graveler.tree.codec import Node, approximate_memory
+from lakever_server.graveler.tree.codec import (
+    EMPTY_DATA,
+    EMPTY_ID,
+    EMPTY_LEAF,
+    Node,
+    approximate_memory,
+)
 from lakever_server.graveler.tree.nodes import checked_decode
 from lakever_server.storage.block.base import BlockStore
 
@@ -77,6 +83,8 @@ class BlockNodeStore:
         return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
 
     def get(self, node_id: str) -> bytes:
+        if node_id == EMPTY_ID:
+            return EMPTY_DATA
         address = self.address(node_id)
         with self._lock:
             in_flight = self._in_flight.get(address)
@@ -93,6 +101,8 @@ class BlockNodeStore:
         self.flush()
 
     def load_node(self, node_id: str) -> Node:
+        if node_id == EMPTY_ID:
+            return EMPTY_LEAF
         address = self.address(node_id)
         node = self.cache.get(address)
         if node is None:

@@ -13,14 +13,7 @@ from itertools import islice, pairwise
 
 from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree.chunker import Chunker, ChunkingRule, Columns
-from lakever_server.graveler.tree.codec import (
-    EMPTY_DATA,
-    EMPTY_ID,
-    EMPTY_LEAF,
-    Node,
-    encode,
-    node_id,
-)
+from lakever_server.graveler.tree.codec import EMPTY_ID, Node, encode, node_id
 from lakever_server.graveler.tree.nodes import DecodedNodeStore
 
 _BATCH = 4096
@@ -41,7 +34,7 @@ class NodeWriter:
         return nid
 
     def write_empty(self) -> str:
-        self.nodes.save_node(EMPTY_ID, EMPTY_LEAF, EMPTY_DATA)
+        """The empty tree: known to every store without being stored."""
         return EMPTY_ID
 
 

@@ -24,6 +24,7 @@ from itertools import accumulate, repeat
 from operator import add
 from typing import Any, Final, cast
 
+from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree.codec import Node
 
 _WORDS: Final = struct.Struct("<8I")
@@ -42,6 +43,15 @@ class ChunkingRule:
     min_items: int = 8
     max_items: int = 512
     max_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_items < self.target_items or self.max_items < self.min_items:
+            raise InvalidValue(
+                "chunking needs 1 <= min_items < target_items and min_items <= max_items",
+                field="rule",
+            )
+        if self.max_bytes < 1:
+            raise InvalidValue("chunking needs max_bytes >= 1", field="rule")
 
     @property
     def threshold(self) -> int:

@@ -58,7 +58,10 @@ def checked_decode(data: bytes, expected_id: str) -> Node:
 
 
 class _Decoding:
-    """Decodes on every read: for stores without a cache (tests count every read)."""
+    """Decodes on every read: for stores without a cache (tests count every read).
+
+    The empty tree is never stored: every store knows it.
+    """
 
     def __init__(self, store: NodeStore) -> None:
         self._store = store

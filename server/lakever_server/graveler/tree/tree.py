@@ -26,7 +26,7 @@ class Tree:
     """
 
     EMPTY: str = EMPTY_ID
-    """Root id of the empty tree."""
+    """Root id of the empty tree. It is never stored: every node store knows it."""
 
     def __init__(self, store: NodeStore, *, rule: ChunkingRule = DEFAULT_RULE) -> None:
         self.store = store
@@ -98,8 +98,10 @@ class Tree:
         """Every node id reachable from ``root`` (root first, depth-first, in key order).
 
         Reads internal nodes only: a verifier checks each yielded id exists and hashes
-        to itself.
+        to itself. The empty tree has no stored node, so it yields nothing.
         """
+        if root == EMPTY_ID:
+            return
         yield root
         node = self._nodes.load_node(root)
         if node.level == 0:

@@ -6,6 +6,9 @@ import random
 import statistics
 from collections.abc import Iterator
 
+import pytest
+
+from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree import DEFAULT_RULE, ChunkingRule, MemoryNodeStore, Node, Tree
 from lakever_server.graveler.tree.codec import decode
 
@@ -76,3 +79,17 @@ def test_updating_values_never_moves_a_boundary() -> None:
     root = tree.build((key, object_value(key)) for key in keys)
     bigger = tree.apply(root, [(key, object_value(key) * 3) for key in keys[::7]])
     assert list(last_keys(tree, bigger)) == list(last_keys(tree, root))
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        pytest.param({"min_items": 0}, id="no minimum"),
+        pytest.param({"min_items": 64, "target_items": 64}, id="minimum at the target"),
+        pytest.param({"min_items": 8, "max_items": 4}, id="maximum below the minimum"),
+        pytest.param({"max_bytes": 0}, id="no byte budget"),
+    ],
+)
+def test_a_chunking_rule_that_cannot_chunk_is_refused(bounds: dict[str, int]) -> None:
+    with pytest.raises(InvalidValue):
+        ChunkingRule(**bounds)

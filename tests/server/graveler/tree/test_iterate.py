@@ -66,7 +66,7 @@ def test_the_empty_tree_has_no_items() -> None:
     assert list(tree.iterate(Tree.EMPTY)) == []
     assert tree.get(Tree.EMPTY, b"a") is None
     assert tree.count(Tree.EMPTY) == 0
-    assert list(tree.walk_nodes(Tree.EMPTY)) == [Tree.EMPTY]
+    assert list(tree.walk_nodes(Tree.EMPTY)) == []
 
 
 def test_a_single_item_tree() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lakever_server.errors import NotFound
-from lakever_server.graveler.tree import BlockNodeStore, CorruptNode, NodeCache, Tree
+from lakever_server.graveler.tree import BlockNodeStore, Change, CorruptNode, NodeCache, Tree
 from lakever_server.graveler.tree.codec import decode, encode, node_id
 from lakever_server.storage.block.memory import MemoryBlockStore
 
@@ -174,3 +174,16 @@ def test_a_failed_node_write_fails_the_build_and_a_retry_stores_everything() -> 
         root = Tree(store).build(items)
         reader = Tree(BlockNodeStore(block, namespace, NodeCache()))
         assert list(reader.iterate(root)) == items
+
+
+def test_the_empty_tree_is_readable_from_a_store_that_never_stored_it() -> None:
+    block = MemoryBlockStore()
+    tree = Tree(BlockNodeStore(block, "mem://fresh", NodeCache()))
+    assert list(tree.iterate(Tree.EMPTY)) == []
+    assert tree.count(Tree.EMPTY) == 0
+    assert list(tree.diff(Tree.EMPTY, tree.build([]))) == []
+    root = tree.apply(Tree.EMPTY, [(b"first", b"object")])
+    assert list(tree.diff(Tree.EMPTY, root)) == [Change(b"first", None, b"object")]
+    assert list(block.list_prefix("mem://fresh/")) == [
+        block.stat(f"mem://fresh/_lakever/nodes/{root[:2]}/{root}")
+    ]
