@@ -161,7 +161,8 @@ class RunningServer:
     def http(self, *, auth: bool = True, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` on ``/api/v1`` (Basic auth unless ``auth=False``)."""
         credentials = (self.access_key_id, self.secret_access_key) if auth else None
-        return httpx.Client(base_url=self.api_url, auth=credentials, timeout=30.0, **kwargs)
+        kwargs.setdefault("timeout", 30.0)
+        return httpx.Client(base_url=self.api_url, auth=credentials, **kwargs)
 
     def __enter__(self) -> RunningServer:
         return self
