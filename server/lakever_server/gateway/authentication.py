@@ -9,15 +9,6 @@ from lakever_server.gateway.errors import S3Error
 from lakever_server.gateway.sigv4 import Authenticated, SignableRequest
 
 
-def is_s3_signed(request: SignableRequest) -> bool:
-    """Whether a request carries S3 authentication (header or presigned query)."""
-    authorization = request.header("authorization") or ""
-    if authorization.startswith((sigv4.ALGORITHM, "AWS ")):
-        return True
-    names = {name for name, _ in request.query_pairs()}
-    return "X-Amz-Algorithm" in names or "AWSAccessKeyId" in names
-
-
 def authenticate(request: SignableRequest, auth_service: Any) -> Authenticated:
     """Verify the request's signature (SigV4 or SigV2, header or presigned).
 
