@@ -28,6 +28,7 @@ from lakever_server.auth.secrets import SecretBox, TokenSigner
 from lakever_server.catalog.models import Page
 from lakever_server.errors import (
     AlreadyExists,
+    Forbidden,
     InvalidValue,
     NotFound,
     PreconditionFailed,
@@ -116,6 +117,16 @@ class AuthService:
         if self.is_initialized():
             raise InvalidValue("the server was set up without quickstart; start it without it")
         return self.setup(QUICKSTART_USER, QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY)
+
+    def admin_id(self) -> str | None:
+        """The user created by first-run setup (or quickstart): the one administrator."""
+        raw = self._kv.get(PARTITION, b"setup/initialized")
+        return str(json.loads(raw)["admin"]) if raw is not None else None
+
+    def require_admin_or_self(self, caller: User, user_id: str) -> None:
+        """Users manage their own keys; only the administrator manages other users."""
+        if caller.id != user_id and caller.id != self.admin_id():
+            raise Forbidden("only the administrator can manage other users")
 
     # -- users --------------------------------------------------------------------------
     def create_user(

@@ -167,3 +167,24 @@ def test_credentials_secret_is_returned_once_and_stored_encrypted(
         gone = http.get(f"/auth/users/admin/credentials/{key_id}")
         assert gone.status_code == 404
     assert secret not in quickstart.output()
+
+
+def test_users_manage_their_own_keys_and_only_the_admin_manages_others(
+    quickstart: RunningServer,
+) -> None:
+    with quickstart.http() as admin:
+        assert admin.post("/auth/users", json={"id": "bob"}).status_code == 201
+        assert admin.post("/auth/users", json={"id": "bob"}).status_code == 409
+        bob_key = admin.post("/auth/users/bob/credentials").json()
+    with httpx.Client(
+        base_url=quickstart.api_url, auth=(bob_key["access_key_id"], bob_key["secret_access_key"])
+    ) as bob:
+        assert bob.get("/user").json()["user"]["id"] == "bob"
+        assert bob.post("/auth/users/bob/credentials").status_code == 201
+        listed = bob.get("/auth/users/bob/credentials").json()["results"]
+        assert len(listed) == 2
+        denied = bob.post("/auth/users/admin/credentials")
+        assert denied.status_code == 403
+        assert denied.json()["message"] == "only the administrator can manage other users"
+        assert bob.get("/auth/users/admin/credentials").status_code == 403
+        assert bob.post("/auth/users", json={"id": "eve"}).status_code == 403

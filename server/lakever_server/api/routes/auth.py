@@ -52,18 +52,21 @@ async def get_current_user(user: UserDep) -> dict[str, Any]:
 
 
 @router.post("/auth/users", status_code=201)
-def create_user(body: UserCreation, auth: AuthDep) -> dict[str, Any]:
+def create_user(body: UserCreation, auth: AuthDep, caller: UserDep) -> dict[str, Any]:
+    auth.require_admin_or_self(caller, "")
     return convert.user(auth.create_user(body.id))
 
 
 @router.get("/auth/users/{userId}")
-def get_user(userId: str, auth: AuthDep) -> dict[str, Any]:
+def get_user(userId: str, auth: AuthDep, caller: UserDep) -> dict[str, Any]:
+    auth.require_admin_or_self(caller, userId)
     return convert.user(auth.get_user(userId))
 
 
 @router.post("/auth/users/{userId}/credentials", status_code=201)
-def create_credentials(userId: str, auth: AuthDep) -> dict[str, Any]:
+def create_credentials(userId: str, auth: AuthDep, caller: UserDep) -> dict[str, Any]:
     """A new key pair; the secret is in this response and never again."""
+    auth.require_admin_or_self(caller, userId)
     return convert.credentials_with_secret(auth.create_credentials(userId))
 
 
@@ -71,20 +74,26 @@ def create_credentials(userId: str, auth: AuthDep) -> dict[str, Any]:
 def list_user_credentials(
     userId: str,
     auth: AuthDep,
+    caller: UserDep,
     prefix: Prefix = "",
     after: After = "",
     amount: Amount = 100,
 ) -> dict[str, Any]:
+    auth.require_admin_or_self(caller, userId)
     page = auth.list_credentials(userId, prefix=prefix, after=after, amount=page_size(amount))
     return convert.paginated(page, convert.credentials)
 
 
 @router.get("/auth/users/{userId}/credentials/{accessKeyId}")
-def get_credentials(userId: str, accessKeyId: str, auth: AuthDep) -> dict[str, Any]:
+def get_credentials(
+    userId: str, accessKeyId: str, auth: AuthDep, caller: UserDep
+) -> dict[str, Any]:
+    auth.require_admin_or_self(caller, userId)
     return convert.credentials(auth.get_credentials(userId, accessKeyId))
 
 
 @router.delete("/auth/users/{userId}/credentials/{accessKeyId}", status_code=204)
-def delete_credentials(userId: str, accessKeyId: str, auth: AuthDep) -> Response:
+def delete_credentials(userId: str, accessKeyId: str, auth: AuthDep, caller: UserDep) -> Response:
+    auth.require_admin_or_self(caller, userId)
     auth.delete_credentials(userId, accessKeyId)
     return Response(status_code=204)
