@@ -41,7 +41,7 @@ class LakeverGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        code = self._run(args, prog_name, complete_var, **extra)
+        code = int(self._run(args, prog_name, complete_var, **extra))
         if standalone_mode:
             sys.exit(code)
         return code

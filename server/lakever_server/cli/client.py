@@ -6,9 +6,9 @@ server's own modules, so it behaves the same against lakever and against lakeFS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from lakefs_sdk.api.auth_api import AuthApi
@@ -27,9 +27,6 @@ from lakefs_sdk.exceptions import ApiException
 from lakefs_sdk.models.object_stats import ObjectStats
 
 from lakever_server.cli.config import ClientConfig
-
-T = TypeVar("T")
-PAGE_SIZE = 1000
 
 
 class LakeClient:
@@ -148,31 +145,3 @@ class LakeClient:
     @cached_property
     def health(self) -> HealthCheckApi:
         return HealthCheckApi(self.api_client)
-
-
-def paginate(fetch: Callable[[str], Any], *, limit: int | None = None) -> Iterator[Any]:
-    """Every result of a paginated listing, following ``next_offset``.
-
-    Args:
-        fetch: called with the ``after`` token; returns a ``*List`` model with
-            ``results`` and ``pagination``.
-        limit: stop after this many results (``None``: all of them).
-    """
-    after = ""
-    produced = 0
-    while True:
-        page = fetch(after)
-        for item in page.results:
-            if limit is not None and produced >= limit:
-                return
-            produced += 1
-            yield item
-        pagination = page.pagination
-        if not pagination.has_more or not pagination.next_offset:
-            return
-        after = pagination.next_offset
-
-
-def page_size(limit: int | None) -> int:
-    """The ``amount`` to ask per page for a listing capped at ``limit``."""
-    return PAGE_SIZE if limit is None else max(1, min(limit, PAGE_SIZE))

@@ -8,13 +8,16 @@ the one place where HTTP statuses become exit codes.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3.exceptions
-from lakefs_sdk.exceptions import ApiException, OpenApiException
+
+if TYPE_CHECKING:
+    from lakefs_sdk.exceptions import ApiException
 
 
 class ExitCode(IntEnum):
@@ -157,16 +160,19 @@ def from_exception(exc: BaseException) -> CliError:
     """Any failure while talking to the server, as a :class:`CliError`."""
     if isinstance(exc, CliError):
         return exc
-    if isinstance(exc, ApiException):
+    # The SDK is loaded lazily; if it is not loaded, nothing can have raised its errors.
+    sdk_errors = sys.modules.get("lakefs_sdk.exceptions")
+    if sdk_errors is not None and isinstance(exc, sdk_errors.ApiException):
         return from_api_exception(exc)
     if isinstance(exc, urllib3.exceptions.MaxRetryError):
         return CliError(f"cannot reach the endpoint: {_one_line(str(exc.reason))}")
     if isinstance(exc, urllib3.exceptions.HTTPError):
         return CliError(f"cannot reach the endpoint: {_one_line(str(exc))}")
-    if isinstance(exc, ValueError) and not isinstance(exc, OpenApiException):
+    is_sdk_error = sdk_errors is not None and isinstance(exc, sdk_errors.OpenApiException)
+    if isinstance(exc, ValueError) and not is_sdk_error:
         # The SDK's models validate what we send: a bad name or namespace is ours.
         return CliError(f"invalid value: {_one_line(str(exc))}", ExitCode.USAGE)
-    if isinstance(exc, OpenApiException):
+    if is_sdk_error:
         return CliError(f"unexpected response or value: {_one_line(str(exc))}")
     if isinstance(exc, OSError):
         return CliError(_one_line(str(exc)))

@@ -11,13 +11,15 @@ import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lakever_server.cli.client import LakeClient
 from lakever_server.cli.config import ClientConfig, resolve
 from lakever_server.cli.output import OutputFormat
+
+if TYPE_CHECKING:
+    from lakever_server.cli.client import LakeClient
 
 # The format errors are reported in; set as soon as a command knows its --output.
 error_format: ContextVar[OutputFormat] = ContextVar("error_format", default=OutputFormat.TABLE)
@@ -50,6 +52,10 @@ class CliState:
     @property
     def client(self) -> LakeClient:
         if self._client is None:
+            # The SDK takes most of the start-up time: load it only for commands that
+            # talk to the server (not for --help, completion or usage errors).
+            from lakever_server.cli.client import LakeClient
+
             self._client = LakeClient(self.config, pool_size=max(4, self.parallelism * 2))
         return self._client
 

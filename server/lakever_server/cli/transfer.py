@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rich.progress import (
     BarColumn,
@@ -27,9 +27,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from lakever_server.cli.client import LakeClient
 from lakever_server.cli.errors import CliError, UsageError, from_exception
 from lakever_server.cli.output import stderr_console
+
+if TYPE_CHECKING:
+    from lakever_server.cli.client import LakeClient
 
 CHUNK = 1024 * 1024
 # Worth a progress bar on a terminal: many files, or enough bytes to take a while.

@@ -201,3 +201,23 @@ def test_shell_completion_is_available(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--show-completion", "bash"], env={"SHELL": "/bin/bash"})
     assert result.exit_code == 0
     assert "complete" in result.stdout
+
+
+def test_help_and_usage_errors_do_not_load_the_sdk() -> None:
+    """Shell completion and --help run the program on every keystroke: they must not pay
+    for loading lakefs_sdk (most of the start-up time)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from lakever_server.cli import app\n"
+        "codes = [CliRunner().invoke(app, a).exit_code for a in (['--help'], ['log', 'x'],"
+        " ['fs', 'upload', '--help'], ['config', 'show'])]\n"
+        "print(codes, 'lakefs_sdk' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[0, 2, 0, 0] False"

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from lakever_server.cli.client import paginate
 from lakever_server.cli.commands.common import YesOption, confirm
 from lakever_server.cli.output import emit_message, emit_record, emit_rows, format_time, model_dict
+from lakever_server.cli.paging import paginate
 from lakever_server.cli.state import OutputOption, state_of
 
 app = typer.Typer(help="Who you are, and your access keys.", no_args_is_help=True)

@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from lakefs_sdk.models.branch_creation import BranchCreation
-from lakefs_sdk.models.reset_creation import ResetCreation
-from lakefs_sdk.models.revert_creation import RevertCreation
 
-from lakever_server.cli.client import page_size, paginate
 from lakever_server.cli.commands.common import (
     AmountOption,
     YesOption,
@@ -19,6 +15,7 @@ from lakever_server.cli.commands.common import (
 )
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import OutputFormat, emit_message, emit_record, emit_rows
+from lakever_server.cli.paging import page_size, paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
 
@@ -57,6 +54,8 @@ def create(
     branch_uri, source_uri = parse_refs(
         [uri, source], default_repository=default_repository(state), what="ref"
     )
+    from lakefs_sdk.models.branch_creation import BranchCreation
+
     creation = BranchCreation.from_dict(
         {"name": branch_uri.ref_or_fail, "source": source_uri.ref_or_fail}
     )
@@ -139,6 +138,8 @@ def reset(
     if prefix is not None and object_path is not None:
         raise UsageError("give --prefix or --object, not both")
     repository, branch = _branch(ctx, uri)
+    from lakefs_sdk.models.reset_creation import ResetCreation
+
     if object_path is not None:
         creation = ResetCreation.from_dict({"type": "object", "path": object_path})
     elif prefix is not None:
@@ -172,6 +173,8 @@ def revert_commits(
     api = state.client.branches
     reverted: list[dict[str, str]] = []
     for ref in refs:
+        from lakefs_sdk.models.revert_creation import RevertCreation
+
         creation = RevertCreation.from_dict(
             {
                 "ref": ref.ref_or_fail,

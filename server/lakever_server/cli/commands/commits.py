@@ -7,9 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from lakefs_sdk.models.commit_creation import CommitCreation
 
-from lakever_server.cli.client import page_size, paginate
 from lakever_server.cli.commands.common import (
     MetaOption,
     commit_row,
@@ -18,6 +16,7 @@ from lakever_server.cli.commands.common import (
 )
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import OutputFormat, emit_record, emit_rows
+from lakever_server.cli.paging import page_size, paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_ref
 
@@ -63,6 +62,8 @@ def commit(
     target = parse_ref(uri, default_repository=default_repository(state), what="branch")
     if not message and not allow_empty_message:
         raise UsageError("a commit needs --message (or --allow-empty-message)")
+    from lakefs_sdk.models.commit_creation import CommitCreation
+
     creation = CommitCreation.from_dict(
         {"message": message or "", "metadata": parse_meta(meta), "allow_empty": allow_empty}
     )

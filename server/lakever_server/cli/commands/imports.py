@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from lakefs_sdk.models.import_creation import ImportCreation
 
-from lakever_server.cli.client import LakeClient
 from lakever_server.cli.commands.common import MetaOption, default_repository, parse_meta
 from lakever_server.cli.commands.refs import iter_diff
 from lakever_server.cli.errors import CliError, ExitCode
 from lakever_server.cli.output import emit_message
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_path, parse_ref
+
+if TYPE_CHECKING:
+    from lakever_server.cli.client import LakeClient
 
 POLL_SECONDS = 0.5
 
@@ -53,6 +54,8 @@ def import_(
         "destination": target.path or "",
     }
     commit = {"message": message, "metadata": parse_meta(meta) or None}
+    from lakefs_sdk.models.import_creation import ImportCreation
+
     creation = ImportCreation.from_dict({"paths": [location], "commit": commit})
     api = state.client.imports
     started = api.import_start(target.repository, target.ref_or_fail, creation)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from lakefs_sdk.models.path_list import PathList
 
-from lakever_server.cli.client import LakeClient, paginate
 from lakever_server.cli.commands.common import YesOption, confirm
 from lakever_server.cli.errors import CliError, ExitCode, UsageError
 from lakever_server.cli.output import (
@@ -21,6 +19,7 @@ from lakever_server.cli.output import (
     format_size,
     format_time,
 )
+from lakever_server.cli.paging import paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.transfer import (
     Transfer,
@@ -35,6 +34,9 @@ from lakever_server.cli.transfer import (
     wants_progress,
 )
 from lakever_server.cli.uri import LakeUri, parse_path
+
+if TYPE_CHECKING:
+    from lakever_server.cli.client import LakeClient
 
 app = typer.Typer(help="List, read, upload, download and remove objects.", no_args_is_help=True)
 
@@ -289,6 +291,8 @@ def rm(
         if i.path_type == "object"
     ]
     confirm(f"Remove {len(keys)} object(s) under {target}?", yes or not keys)
+    from lakefs_sdk.models.path_list import PathList
+
     failed: list[str] = []
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start : start + DELETE_BATCH]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from lakefs_sdk.models.branch_protection_rule import BranchProtectionRule
 
 from lakever_server.cli.errors import CliError, ExitCode
 from lakever_server.cli.output import emit_message, emit_rows
@@ -32,6 +31,8 @@ def _rules(ctx: typer.Context, repository: str) -> tuple[list[str], str | None]:
 
 
 def _store(ctx: typer.Context, repository: str, patterns: list[str], etag: str | None) -> None:
+    from lakefs_sdk.models.branch_protection_rule import BranchProtectionRule
+
     rules = [BranchProtectionRule.from_dict({"pattern": p}) for p in patterns]
     state_of(ctx).client.repositories.set_branch_protection_rules(repository, rules, if_match=etag)
 

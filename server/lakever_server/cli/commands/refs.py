@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from lakefs_sdk.exceptions import ApiException
-from lakefs_sdk.models.cherry_pick_creation import CherryPickCreation
-from lakefs_sdk.models.merge import Merge
 
-from lakever_server.cli.client import LakeClient, paginate
 from lakever_server.cli.commands.common import (
     MetaOption,
     commit_row,
@@ -26,8 +22,12 @@ from lakever_server.cli.commands.common import (
 )
 from lakever_server.cli.errors import ConflictEntry, UsageError, from_api_exception
 from lakever_server.cli.output import OutputFormat, emit_message, emit_rows, format_size
+from lakever_server.cli.paging import paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_ref, parse_refs
+
+if TYPE_CHECKING:
+    from lakever_server.cli.client import LakeClient
 
 DIFF_SYMBOLS = {
     "added": "+",
@@ -179,6 +179,8 @@ def merge(
     if strategy not in (None, "dest-wins", "source-wins"):
         raise UsageError(f"invalid --strategy {strategy!r}: expected dest-wins or source-wins")
     src, dst = parse_refs([source, destination], default_repository=default_repository(state))
+    from lakefs_sdk.models.merge import Merge
+
     body = Merge.from_dict(
         {
             "message": message,
@@ -190,6 +192,8 @@ def merge(
         }
     )
     client = state.client
+    from lakefs_sdk.exceptions import ApiException
+
     try:
         result = client.refs.merge_into_branch(
             dst.repository, src.ref_or_fail, dst.ref_or_fail, merge=body
@@ -228,6 +232,8 @@ def cherry_pick(
     state = state_of(ctx)
     fmt = state.fmt(output)
     picked, target = parse_refs([commit, branch], default_repository=default_repository(state))
+    from lakefs_sdk.models.cherry_pick_creation import CherryPickCreation
+
     creation = CherryPickCreation.from_dict(
         {"ref": picked.ref_or_fail, "parent_number": parent_number}
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from lakefs_sdk.models.repository_creation import RepositoryCreation
 
-from lakever_server.cli.client import page_size, paginate
 from lakever_server.cli.commands.common import AmountOption, YesOption, confirm
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import (
@@ -17,6 +15,7 @@ from lakever_server.cli.output import (
     emit_rows,
     format_time,
 )
+from lakever_server.cli.paging import page_size, paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_repository
 
@@ -71,6 +70,8 @@ def create(
     fmt = state.fmt(output)
     name = parse_repository(uri).repository
     namespace = storage_namespace or _default_namespace(ctx, name)
+    from lakefs_sdk.models.repository_creation import RepositoryCreation
+
     creation = RepositoryCreation.from_dict(
         {
             "name": name,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from lakefs_sdk.models.tag_creation import TagCreation
 
-from lakever_server.cli.client import page_size, paginate
 from lakever_server.cli.commands.common import AmountOption, YesOption, confirm, default_repository
 from lakever_server.cli.output import emit_message, emit_record, emit_rows, model_dict
+from lakever_server.cli.paging import page_size, paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
 
@@ -31,6 +30,8 @@ def create(
     state = state_of(ctx)
     fmt = state.fmt(output)
     tag_uri, target = parse_refs([uri, commit], default_repository=default_repository(state))
+    from lakefs_sdk.models.tag_creation import TagCreation
+
     creation = TagCreation.from_dict({"id": tag_uri.ref_or_fail, "ref": target.ref_or_fail})
     ref = state.client.tags.create_tag(tag_uri.repository, creation)
     emit_message(
