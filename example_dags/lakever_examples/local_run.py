@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DAGS_FOLDER = Path(__file__).resolve().parent.parent
+_FINISHED = re.compile(r"DagRun Finished: .*?run_id=(?P<run_id>[^,\s]+).*?\bstate=(?P<state>\w+)")
 MIGRATE_TIMEOUT_S = 600
 DAG_TEST_TIMEOUT_S = 900
 
@@ -87,12 +89,34 @@ def migrate(env: dict[str, str]) -> None:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")
 
 
+@dataclass(frozen=True)
+class DagTestResult:
+    """How one ``airflow dags test`` ended.
+
+    :param dag_id: the DAG.
+    :param run_id: the run's id (``None`` when the run never finished).
+    :param state: ``success`` or ``failed`` (``None`` when the run never finished).
+    :param returncode: the exit code of ``airflow dags test``.
+    :param output: its stdout and stderr.
+    """
+
+    dag_id: str
+    run_id: str | None
+    state: str | None
+    returncode: int
+    output: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "success"
+
+
 def dags_test(
     env: dict[str, str],
     dag_id: str,
     logical_date: str,
     conf: dict[str, Any] | None = None,
-) -> subprocess.CompletedProcess[str]:
+) -> DagTestResult:
     """Run one DAG run to its end with ``airflow dags test``; output is captured.
 
     :param env: from :func:`airflow_env`.
@@ -103,11 +127,31 @@ def dags_test(
     args = ["dags", "test", dag_id, logical_date]
     if conf:
         args += ["--conf", json.dumps(conf)]
-    return subprocess.run(
+    result = subprocess.run(
         airflow_command(*args),
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         timeout=DAG_TEST_TIMEOUT_S,
         check=False,
     )
+    finished = _FINISHED.search(result.stdout)
+    return DagTestResult(
+        dag_id=dag_id,
+        run_id=finished["run_id"] if finished else None,
+        state=finished["state"] if finished else None,
+        returncode=result.returncode,
+        output=result.stdout,
+    )
+
+
+def failure_excerpt(output: str, *, context: int = 30, limit: int = 12_000) -> str:
+    """The parts of a ``dags test`` output that explain a failure: errors, tracebacks."""
+    lines = output.splitlines()
+    keep: set[int] = set()
+    for index, line in enumerate(lines):
+        if "[error" in line or "Traceback" in line or "new_state=failed" in line:
+            keep.update(range(max(0, index - 3), min(len(lines), index + context)))
+    excerpt = "\n".join(lines[i] for i in sorted(keep)) or "\n".join(lines[-context:])
+    return excerpt[-limit:]
