@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lakever_server.errors import NotFound
-from lakever_server.graveler.tree import BlockNodeStore, Change, CorruptNode, NodeCache, Tree
+from lakever_server.graveler.tree import (
+    BlockNodeStore,
+    Change,
+    CorruptNode,
+    MemoryNodeStore,
+    NodeCache,
+    Tree,
+)
 from lakever_server.graveler.tree.codec import decode, encode, node_id
 from lakever_server.storage.block.memory import MemoryBlockStore
 
@@ -187,3 +195,34 @@ def test_the_empty_tree_is_readable_from_a_store_that_never_stored_it() -> None:
     assert list(block.list_prefix("mem://fresh/")) == [
         block.stat(f"mem://fresh/_lakever/nodes/{root[:2]}/{root}")
     ]
+
+
+def test_threads_sharing_a_store_each_get_their_own_complete_trees() -> None:
+    block = MemoryBlockStore()
+    store = BlockNodeStore(
+        block, "mem://shared", NodeCache(max_bytes=2_000_000), write_concurrency=4
+    )
+    base_items = lake_items(10_000)
+    base = Tree(store).build(base_items)
+    batches = [
+        [(b"data/thread-%d/%04d" % (t, i), b"v%d" % t) for i in range(500)] for t in range(4)
+    ]
+    roots: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            roots[t] = Tree(store).apply(base, batches[t])
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reader = Tree(BlockNodeStore(block, "mem://shared", NodeCache()))
+    for t, batch in enumerate(batches):
+        assert roots[t] == Tree(MemoryNodeStore()).build(sorted(base_items + batch))
+        assert list(reader.iterate(roots[t], b"data/thread-")) == batch
