@@ -121,7 +121,9 @@ def branch_per_run(
         rollback = RollbackOperator(
             task_id="rollback",
             destination_branch=source_branch,
-            run_branch=branch,
+            # A template, not the XComArg: an XComArg would make the rollback a direct
+            # downstream of the setup, which Airflow allows only with ALL_SUCCESS.
+            run_branch=f"{{{{ ti.xcom_pull(task_ids='{create.task_id}') }}}}",
             merge_task_id=merge.task_id if after_tasks else None,
             keep_branch=keep_branch_on_failure,
             trigger_rule=TriggerRule.ONE_FAILED,
@@ -145,8 +147,7 @@ def branch_per_run(
         for root in _roots(after_tasks):
             merge >> root
         # The merge is upstream of the rollback only when something runs after it: then a
-        # failure there means a merge to revert. Otherwise the merge stays a leaf, so a
-        # failed check fails the DAG run (its merge is upstream_failed).
+        # failure there means a merge to revert.
         guarded = [
             *work_tasks,
             commit,
@@ -157,6 +158,10 @@ def branch_per_run(
             task >> rollback
         [merge, rollback, *_leaves(after_tasks)] >> delete
         delete.as_teardown(setups=create)
+        # The rollback is a teardown too, keeping its ONE_FAILED rule: Airflow then leaves it
+        # out of the run's outcome, so a run whose check or export failed ends "failed" even
+        # though its rollback succeeded.
+        rollback.is_teardown = True
     return group
 
 

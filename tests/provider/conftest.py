@@ -23,7 +23,8 @@ _HOME = Path(tempfile.mkdtemp(prefix="lakever-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")
+# dag.test() in Airflow 3 runs DAGs found in the DAGs folder: the test DAGs live here.
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent / "dags")
 os.environ["AIRFLOW__API__BASE_URL"] = "http://airflow.example:8080"
 os.environ.setdefault("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
 
