@@ -383,3 +383,27 @@ def test_object_reads_answer_the_same_through_the_fast_path_and_the_routes(
     missing = http.get(url, params={"path": "nope"})
     missing_routed = http.get(url, params={"path": "nope", "via": "route"})
     assert (missing.status_code, missing.json()) == (404, missing_routed.json())
+
+
+def test_s3_signed_requests_reach_the_gateway_and_the_rest_reach_the_api(
+    lakever_server: RunningServer, http: httpx.Client
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=lakever_server.url,
+        aws_access_key_id=lakever_server.access_key_id,
+        aws_secret_access_key=lakever_server.secret_access_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    assert s3.get_object(Bucket=REPO, Key="main/data/blob.bin")["Body"].read() == CONTENT
+    presigned = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": REPO, "Key": "main/data/blob.bin"}
+    )
+    assert httpx.get(presigned).content == CONTENT
+    unsigned = httpx.get(f"{lakever_server.url}/{REPO}/main/data/blob.bin")
+    assert unsigned.status_code == 404
+    assert unsigned.json() == {"message": "Not Found"}
