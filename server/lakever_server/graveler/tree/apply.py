@@ -39,13 +39,13 @@ def sorted_changes(changes: Iterable[tuple[bytes, bytes | None]]) -> Iterator[En
     """Pass ``changes`` through, refusing keys that are not strictly increasing."""
     previous: bytes | None = None
     for key, value in changes:
+        if not isinstance(key, bytes) or not (value is None or isinstance(value, bytes)):
+            raise InvalidValue("tree keys and values must be bytes", field="changes")
         if previous is not None and key <= previous:
             raise InvalidValue(
                 f"tree changes must be sorted by key and unique: {key!r} after {previous!r}",
                 field="changes",
             )
-        if not isinstance(key, bytes) or not (value is None or isinstance(value, bytes)):
-            raise InvalidValue("tree keys and values must be bytes", field="changes")
         previous = key
         yield key, value
 

@@ -94,6 +94,8 @@ def test_non_bytes_keys_are_refused() -> None:
         tree.build([("a", b"1")])  # type: ignore[list-item]
     with pytest.raises(InvalidValue):
         tree.apply(tree.EMPTY, [(b"a", "1")])  # type: ignore[list-item]
+    with pytest.raises(InvalidValue):
+        tree.apply(tree.EMPTY, [(b"a", b"1"), ("b", b"2")])  # type: ignore[list-item]
 
 
 def test_building_from_a_generator_does_not_need_a_list() -> None:
