@@ -38,6 +38,7 @@ Additions (same contract, more for callers)::
     Tree(store, *, rule=DEFAULT_RULE)   # the chunking rule is part of the format
         def iterate_from(self, root, start=b"", end=None) -> TreeCursor
             # an iterator that can also peek() and seek(key) forward (merging sources)
+        def count_range(self, root, start=b"", end=None) -> int   # reads two paths
         def walk_nodes(self, root) -> Iterator[str]
             # every reachable node id, for fsck; the empty tree yields nothing
         nodes_written: int                   # node writes made, for metrics and tests

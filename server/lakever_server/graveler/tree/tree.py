@@ -94,6 +94,23 @@ class Tree:
         """Number of items, from the counts kept in the root (one node read)."""
         return self._nodes.load_node(root).count
 
+    def count_range(self, root: str, start: bytes = b"", end: bytes | None = None) -> int:
+        """Number of items with ``start <= key < end``, reading two paths (O(depth))."""
+        if end is not None and end <= start:
+            return 0
+        below_end = self.count(root) if end is None else self._rank(root, end)
+        return below_end - self._rank(root, start) if start else below_end
+
+    def _rank(self, root: str, key: bytes) -> int:
+        """Number of items with a key before ``key``."""
+        node = self._nodes.load_node(root)
+        rank = 0
+        while node.level > 0:
+            i = child_index(node, key)
+            rank += sum(node.counts[:i])
+            node = self._nodes.load_node(node.children[i])
+        return rank + bisect_left(node.keys, key)
+
     def walk_nodes(self, root: str) -> Iterator[str]:
         """Every node id reachable from ``root`` (root first, depth-first, in key order).
 

@@ -148,3 +148,26 @@ def test_count_reads_only_the_root() -> None:
     store.reset_counts()
     assert tree.count(root) == 20_000
     assert store.gets == 1
+
+
+def test_count_range_matches_counting_the_window(
+    sample: tuple[Tree, str, list[tuple[bytes, bytes]]],
+) -> None:
+    tree, root, items = sample
+    rnd = random.Random(4)
+    bounds = [b"", b"\x00", b"\xff" * 14, *(rnd.randbytes(rnd.randint(1, 3)) for _ in range(40))]
+    for start in bounds:
+        for end in [None, *bounds[:12]]:
+            expected = sum(1 for k, _ in items if k >= start and (end is None or k < end))
+            assert tree.count_range(root, start, end) == expected, (start, end)
+
+
+def test_count_range_reads_two_paths() -> None:
+    store = CountingNodeStore()
+    tree = Tree(store)
+    items = lake_items(100_000)
+    root = tree.build(items)
+    depth = tree._nodes.load_node(root).level
+    store.reset_counts()
+    assert tree.count_range(root, items[1_234][0], items[98_765][0]) == 98_765 - 1_234
+    assert store.gets <= 2 * (depth + 1)
