@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.cli.e2e.lakever_runner import Lakever, run_script, unique_repository
+from lakever_server.cli import app
+from tests.cli.e2e.lakever_runner import Lakever, cli_env, run_script, unique_repository
 from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
 
 
@@ -160,3 +162,34 @@ def test_installed_script_round_trip_as_a_real_process(lakever: Lakever, tmp_pat
     lakever.run("repo", "delete", f"lakefs://{repo}", "--yes")
     missing = lakever_cli("repo", "show", f"lakefs://{repo}", "-o", "json", code=3)
     assert json.loads(missing.stderr)["error"]["status"] == 404
+
+
+def test_shell_completion_offers_repositories_refs_and_paths(lakever: Lakever, repo: str) -> None:
+    lakever.run("branch", "create", f"lakefs://{repo}/my-experiment", "--source", "main")
+    lakever.run("fs", "upload", "-", f"lakefs://{repo}/main/events/day=1.csv", input="x")
+    lakever.run("fs", "upload", "-", f"lakefs://{repo}/main/readme.txt", input="x")
+
+    def complete(*words: str) -> list[str]:
+        env = {
+            "_LAKEVER_COMPLETE": "complete_bash",
+            "COMP_WORDS": " ".join(["lakever", *words]),
+            "COMP_CWORD": str(len(words)),
+        }
+        result = CliRunner().invoke(
+            app, [], prog_name="lakever", env=cli_env(lakever.server, lakever.home, **env)
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout.split()
+
+    assert complete("fs", "ls", "lak") == ["lakefs://"]
+    assert complete("fs", "ls", f"lakefs://{repo[:-2]}") == [f"lakefs://{repo}/"]
+    assert complete("branch", "show", f"lakefs://{repo}/") == [
+        f"lakefs://{repo}/main/",
+        f"lakefs://{repo}/my-experiment/",
+    ]
+    assert complete("fs", "cat", f"lakefs://{repo}/main/") == [
+        f"lakefs://{repo}/main/events/",
+        f"lakefs://{repo}/main/readme.txt",
+    ]
+    # a server that refuses the credentials completes nothing, quietly
+    assert complete("--secret-access-key", "wrong", "fs", "ls", f"lakefs://{repo}/") == []

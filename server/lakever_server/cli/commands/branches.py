@@ -13,6 +13,7 @@ from lakever_server.cli.commands.common import (
     confirm,
     default_repository,
 )
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import OutputFormat, emit_message, emit_record, emit_rows
 from lakever_server.cli.paging import page_size, paginate
@@ -24,7 +25,10 @@ app = typer.Typer(
 )
 
 BranchArg = Annotated[
-    str, typer.Argument(help="lakefs://<repository>/<branch>", metavar="BRANCH_URI")
+    str,
+    typer.Argument(
+        help="lakefs://<repository>/<branch>", metavar="BRANCH_URI", autocompletion=complete_uri
+    ),
 ]
 ParentOption = Annotated[
     int | None,
@@ -73,7 +77,12 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    uri: Annotated[str, typer.Argument(help="lakefs://<repository>", metavar="REPOSITORY_URI")],
+    uri: Annotated[
+        str,
+        typer.Argument(
+            help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
+        ),
+    ],
     prefix: Annotated[str | None, typer.Option("--prefix", help="Only names starting so.")] = None,
     amount: AmountOption = None,
     output: OutputOption = None,

@@ -14,6 +14,7 @@ from lakever_server.cli.commands.common import (
     default_repository,
     parse_meta,
 )
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import OutputFormat, emit_record, emit_rows
 from lakever_server.cli.paging import page_size, paginate
@@ -44,7 +45,10 @@ def describe_commit(row: dict[str, Any], *, full_meta: bool = True) -> str:
 def commit(
     ctx: typer.Context,
     uri: Annotated[
-        str, typer.Argument(help="lakefs://<repository>/<branch>", metavar="BRANCH_URI")
+        str,
+        typer.Argument(
+            help="lakefs://<repository>/<branch>", metavar="BRANCH_URI", autocompletion=complete_uri
+        ),
     ],
     message: Annotated[str | None, typer.Option("--message", "-m", help="Commit message.")] = None,
     meta: MetaOption = None,
@@ -77,7 +81,12 @@ def commit(
 
 def log(
     ctx: typer.Context,
-    uri: Annotated[str, typer.Argument(help="lakefs://<repository>/<ref>", metavar="REF_URI")],
+    uri: Annotated[
+        str,
+        typer.Argument(
+            help="lakefs://<repository>/<ref>", metavar="REF_URI", autocompletion=complete_uri
+        ),
+    ],
     amount: Annotated[
         int | None, typer.Option("--amount", "-n", min=1, help="Show at most this many commits.")
     ] = None,
@@ -136,7 +145,12 @@ def _split(values: list[str] | None) -> list[str] | None:
 def show_commit(
     ctx: typer.Context,
     uri: Annotated[
-        str, typer.Argument(help="lakefs://<repository>/<commit or ref>", metavar="COMMIT_URI")
+        str,
+        typer.Argument(
+            help="lakefs://<repository>/<commit or ref>",
+            metavar="COMMIT_URI",
+            autocompletion=complete_uri,
+        ),
     ],
     output: OutputOption = None,
 ) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lakever_server.cli.commands.common import YesOption, confirm
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import CliError, ExitCode, UsageError
 from lakever_server.cli.output import (
     OutputFormat,
@@ -41,7 +42,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="List, read, upload, download and remove objects.", no_args_is_help=True)
 
 PathArg = Annotated[
-    str, typer.Argument(help="lakefs://<repository>/<ref>/<path>", metavar="PATH_URI")
+    str,
+    typer.Argument(
+        help="lakefs://<repository>/<ref>/<path>", metavar="PATH_URI", autocompletion=complete_uri
+    ),
 ]
 RecursiveOption = Annotated[
     bool, typer.Option("--recursive", "-R", help="Every object under the path, as a directory.")
@@ -142,7 +146,12 @@ def upload(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Local file or directory; - for stdin.")],
     uri: Annotated[
-        str, typer.Argument(help="lakefs://<repository>/<branch>/<path>", metavar="PATH_URI")
+        str,
+        typer.Argument(
+            help="lakefs://<repository>/<branch>/<path>",
+            metavar="PATH_URI",
+            autocompletion=complete_uri,
+        ),
     ],
     recursive: RecursiveOption = False,
     progress: ProgressOption = None,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import CliError, ExitCode
 from lakever_server.cli.output import emit_message, emit_rows
 from lakever_server.cli.state import OutputOption, state_of
@@ -16,7 +17,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RepoArg = Annotated[str, typer.Argument(help="lakefs://<repository>", metavar="REPOSITORY_URI")]
+RepoArg = Annotated[
+    str,
+    typer.Argument(
+        help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
+    ),
+]
 PatternArg = Annotated[str, typer.Argument(help="Branch name pattern (* and ? wildcards).")]
 
 

@@ -20,6 +20,7 @@ from lakever_server.cli.commands.common import (
     default_repository,
     parse_meta,
 )
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import ConflictEntry, UsageError, from_api_exception
 from lakever_server.cli.output import OutputFormat, emit_message, emit_rows, format_size
 from lakever_server.cli.paging import paginate
@@ -67,7 +68,11 @@ def _diff_row(item: Any) -> dict[str, Any]:
 def diff(
     ctx: typer.Context,
     left: Annotated[
-        str, typer.Argument(help="lakefs://<repository>/<ref>; alone: its uncommitted changes.")
+        str,
+        typer.Argument(
+            help="lakefs://<repository>/<ref>; alone: its uncommitted changes.",
+            autocompletion=complete_uri,
+        ),
     ],
     right: Annotated[
         str | None, typer.Argument(help="Ref to compare with (URI or bare name).")
@@ -153,10 +158,16 @@ def _same_content(client: LakeClient, repository: str, path: str, left: str, rig
 def merge(
     ctx: typer.Context,
     source: Annotated[
-        str, typer.Argument(help="Ref to merge: lakefs://repo/my-branch or my-branch.")
+        str,
+        typer.Argument(
+            help="Ref to merge: lakefs://repo/my-branch or my-branch.", autocompletion=complete_uri
+        ),
     ],
     destination: Annotated[
-        str, typer.Argument(help="Branch to merge into: lakefs://repo/main or main.")
+        str,
+        typer.Argument(
+            help="Branch to merge into: lakefs://repo/main or main.", autocompletion=complete_uri
+        ),
     ],
     strategy: Annotated[
         str | None,
@@ -216,9 +227,17 @@ def merge(
 
 def cherry_pick(
     ctx: typer.Context,
-    commit: Annotated[str, typer.Argument(help="Commit to apply: lakefs://repo/<id> or an id.")],
+    commit: Annotated[
+        str,
+        typer.Argument(
+            help="Commit to apply: lakefs://repo/<id> or an id.", autocompletion=complete_uri
+        ),
+    ],
     branch: Annotated[
-        str, typer.Argument(help="Branch to apply it on: lakefs://repo/main or main.")
+        str,
+        typer.Argument(
+            help="Branch to apply it on: lakefs://repo/main or main.", autocompletion=complete_uri
+        ),
     ],
     parent_number: Annotated[
         int | None,

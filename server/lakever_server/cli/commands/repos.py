@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from lakever_server.cli.commands.common import AmountOption, YesOption, confirm
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import (
     OutputFormat,
@@ -22,7 +23,12 @@ from lakever_server.cli.uri import parse_repository
 app = typer.Typer(help="Create, list, show and delete repositories.", no_args_is_help=True)
 
 COLUMNS = ("id", "default_branch", "storage_namespace", "created")
-RepoArg = Annotated[str, typer.Argument(help="lakefs://<repository>", metavar="REPOSITORY_URI")]
+RepoArg = Annotated[
+    str,
+    typer.Argument(
+        help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
+    ),
+]
 
 
 def _row(repo: Any) -> dict[str, Any]:

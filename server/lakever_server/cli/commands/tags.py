@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lakever_server.cli.commands.common import AmountOption, YesOption, confirm, default_repository
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.output import emit_message, emit_record, emit_rows, model_dict
 from lakever_server.cli.paging import page_size, paginate
 from lakever_server.cli.state import OutputOption, state_of
@@ -14,7 +15,12 @@ from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
 
 app = typer.Typer(help="Create, list, show and delete tags.", no_args_is_help=True)
 
-TagArg = Annotated[str, typer.Argument(help="lakefs://<repository>/<tag>", metavar="TAG_URI")]
+TagArg = Annotated[
+    str,
+    typer.Argument(
+        help="lakefs://<repository>/<tag>", metavar="TAG_URI", autocompletion=complete_uri
+    ),
+]
 
 
 @app.command("create")
@@ -22,7 +28,10 @@ def create(
     ctx: typer.Context,
     uri: TagArg,
     commit: Annotated[
-        str, typer.Argument(help="Commit or ref to tag: lakefs://repo/main or an id.")
+        str,
+        typer.Argument(
+            help="Commit or ref to tag: lakefs://repo/main or an id.", autocompletion=complete_uri
+        ),
     ],
     output: OutputOption = None,
 ) -> None:
@@ -46,7 +55,12 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    uri: Annotated[str, typer.Argument(help="lakefs://<repository>", metavar="REPOSITORY_URI")],
+    uri: Annotated[
+        str,
+        typer.Argument(
+            help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
+        ),
+    ],
     prefix: Annotated[str | None, typer.Option("--prefix", help="Only names starting so.")] = None,
     amount: AmountOption = None,
     output: OutputOption = None,
