@@ -39,6 +39,7 @@ Additions (same contract, more for callers)::
         def iterate_from(self, root, start=b"", end=None) -> TreeCursor
             # an iterator that can also peek() and seek(key) forward (merging sources)
         def count_range(self, root, start=b"", end=None) -> int   # reads two paths
+        def height(self, root) -> int        # levels above the leaves
         def walk_nodes(self, root) -> Iterator[str]
             # every reachable node id, for fsck; the empty tree yields nothing
         nodes_written: int                   # node writes made, for metrics and tests

@@ -94,6 +94,10 @@ class Tree:
         """Number of items, from the counts kept in the root (one node read)."""
         return self._nodes.load_node(root).count
 
+    def height(self, root: str) -> int:
+        """Levels above the leaves: 0 when the root is a leaf (one node read)."""
+        return self._nodes.load_node(root).level
+
     def count_range(self, root: str, start: bytes = b"", end: bytes | None = None) -> int:
         """Number of items with ``start <= key < end``, reading two paths (O(depth))."""
         if end is not None and end <= start:

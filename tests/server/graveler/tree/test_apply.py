@@ -18,8 +18,7 @@ def lake() -> tuple[CountingNodeStore, str, int]:
     store = CountingNodeStore()
     tree = Tree(store)
     root = tree.build(lake_items(100_000))
-    node = tree._nodes.load_node(root)
-    depth = node.level
+    depth = tree.height(root)
     assert depth >= 2
     return store, root, depth
 

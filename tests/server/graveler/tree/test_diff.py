@@ -89,7 +89,7 @@ def test_diff_of_100_changes_in_100k_items_reads_only_their_paths() -> None:
     store = CountingNodeStore()
     tree = Tree(store)
     left_root = tree.build(lake_items(100_000))
-    depth = tree._nodes.load_node(left_root).level
+    depth = tree.height(left_root)
     rnd = random.Random(9)
     keys = sorted(object_key(p, f) for f, p in enumerate(rnd.sample(range(1000), 100)))
     right_root = tree.apply(left_root, [(key, object_value(key, 2)) for key in keys])

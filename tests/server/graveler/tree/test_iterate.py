@@ -131,7 +131,7 @@ def test_a_page_at_any_offset_reads_one_path_plus_the_page() -> None:
     tree = Tree(store)
     items = lake_items(100_000)
     root = tree.build(items)
-    depth = tree._nodes.load_node(root).level
+    depth = tree.height(root)
     store.reset_counts()
     page = [
         item for item, _ in zip(tree.iterate(root, items[77_777][0]), range(1_000), strict=False)
@@ -167,7 +167,7 @@ def test_count_range_reads_two_paths() -> None:
     tree = Tree(store)
     items = lake_items(100_000)
     root = tree.build(items)
-    depth = tree._nodes.load_node(root).level
+    depth = tree.height(root)
     store.reset_counts()
     assert tree.count_range(root, items[1_234][0], items[98_765][0]) == 98_765 - 1_234
     assert store.gets <= 2 * (depth + 1)
