@@ -41,17 +41,20 @@ def _wait_for_line(process: subprocess.Popen[str], expected: str, deadline: floa
     raise AssertionError(f"worker did not print {expected!r} in time")
 
 
-def _check(data: Path) -> int:
-    """fsck, then read every committed object of every branch and check its MD5."""
-    kv = SQLiteKV(data / "meta.db")
+def check_repository(metadata: Path, blocks: Path, repo: str = "crash") -> int:
+    """fsck, then read every committed object of every branch and check its MD5.
+
+    Returns how many objects were read.
+    """
+    kv = SQLiteKV(metadata)
     try:
-        catalog = Catalog(kv, LocalBlockStore(data / "blocks"))
-        assert catalog.verify("crash") == []
+        catalog = Catalog(kv, LocalBlockStore(blocks))
+        assert catalog.verify(repo) == []
         checked = 0
-        for branch in catalog.list_branches("crash", amount=1000).results:
+        for branch in catalog.list_branches(repo, amount=1000).results:
             after = ""
             while True:
-                page = catalog.list_entries("crash", f"{branch.id}@", after=after, amount=1000)
+                page = catalog.list_entries(repo, f"{branch.id}@", after=after, amount=1000)
                 for entry in page.results:
                     assert isinstance(entry, Entry)
                     content = b"".join(catalog.open_entry(entry))
@@ -81,6 +84,8 @@ def test_kill_9_during_commits_and_merges_leaves_a_consistent_repository(tmp_pat
             process.wait(timeout=30)
             if process.stdout is not None:
                 process.stdout.close()
-        _check(tmp_path)
+        check_repository(tmp_path / "meta.db", tmp_path / "blocks")
     assert cycles_seen == KILLS
-    assert _check(tmp_path) >= KILLS * 5  # every cycle merged five objects, kept on main
+    assert (
+        check_repository(tmp_path / "meta.db", tmp_path / "blocks") >= KILLS * 5
+    )  # every cycle merged five objects, kept on main
