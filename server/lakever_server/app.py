@@ -2,6 +2,7 @@
 
 A request carrying S3 authentication (an ``AWS4-HMAC-SHA256`` or ``AWS <key>:<sig>``
 ``Authorization`` header, or presigned-URL query parameters) goes to the S3 gateway;
+the web UI's paths (``/``, ``/login``, ``/repositories/...``, ``/ui/...``) go to the UI;
 everything else goes to the FastAPI app serving ``/api/v1``.
 """
 
@@ -16,6 +17,7 @@ from lakever_server.api import create_api_app
 from lakever_server.api.fastpath import ObjectReadFastPath
 from lakever_server.gateway import create_gateway_app
 from lakever_server.services import Services
+from lakever_server.ui import create_ui_app, is_ui_path
 
 
 def is_s3_request(scope: Scope) -> bool:
@@ -53,6 +55,7 @@ class LakeverApp:
         self.gateway: ASGIApp = create_gateway_app(services)
         self.max_header_bytes = services.settings.limits.max_header_bytes
         self.fast_path = ObjectReadFastPath(services)
+        self.ui: ASGIApp = create_ui_app(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _header_bytes(scope) > self.max_header_bytes:
@@ -62,6 +65,8 @@ class LakeverApp:
             await self.gateway(scope, receive, send)
         elif scope["type"] == "http" and await self.fast_path.handle(scope, receive, send):
             return
+        elif scope["type"] == "http" and is_ui_path(scope["path"]):
+            await self.ui(scope, receive, send)
         else:
             await self.api(scope, receive, send)
 
