@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 
 import pytest
 
@@ -103,3 +104,27 @@ def test_building_from_a_generator_does_not_need_a_list() -> None:
     assert tree.count(root) == 5_000
     assert tree.get(root, b"%08d" % 4_321) == b"v"
     assert tree.get(root, b"%08d" % 5_000) is None
+
+
+class DiscardingNodeStore:
+    """Keeps no node, so only what building itself holds stays in memory."""
+
+    def get(self, node_id: str) -> bytes:
+        raise KeyError(node_id)
+
+    def put(self, node_id: str, data: bytes) -> None:
+        pass
+
+
+def test_building_streams_its_input_instead_of_holding_it() -> None:
+    count = 60_000
+    stream = ((b"data/%08d" % i, b"v" * 150) for i in range(count))
+    tracemalloc.start()
+    try:
+        root = Tree(DiscardingNodeStore()).build(stream)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert root != Tree.EMPTY
+    # The input weighs ~10 MB; building holds a batch and one pending node per level.
+    assert peak < 4 * 1024 * 1024
