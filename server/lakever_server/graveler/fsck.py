@@ -23,7 +23,9 @@ ValueCheck = Callable[[bytes, bytes], str | None]
 def verify(ctx: RepositoryContext, check_value: ValueCheck | None = None) -> list[str]:
     problems: list[str] = []
     heads: dict[str, str] = {}  # commit id -> which ref named it first
+    branch_names: list[str] = []
     for name, record in ctx.refs.scan_branches(ctx.repo):
+        branch_names.append(name)
         heads.setdefault(record.commit_id, f"branch {name}")
         for token in record.tokens:
             try:
@@ -33,11 +35,10 @@ def verify(ctx: RepositoryContext, check_value: ValueCheck | None = None) -> lis
                 problems.append(f"branch {name}: staging token {token} unreadable: {exc}")
     for tag in ctx.refs.scan_tags(ctx.repo):
         heads.setdefault(tag.commit_id, f"tag {tag.id}")
-    if ctx.repo.default_branch and f"branch {ctx.repo.default_branch}" not in heads.values():
-        try:
-            ctx.read_branch(ctx.repo.default_branch)
-        except LakeverError:
-            problems.append(f"default branch {ctx.repo.default_branch} is missing")
+    # A bare repository has no branch at all until one is created; otherwise the
+    # default branch must exist.
+    if branch_names and ctx.repo.default_branch not in branch_names:
+        problems.append(f"default branch {ctx.repo.default_branch} is missing")
     roots = _check_commits(ctx, heads, problems)
     for root, owner in roots.items():
         _check_tree(ctx, root, owner, check_value, problems)

@@ -34,7 +34,7 @@ from lakever_server.graveler.names import (
     validate_repository_id,
     validate_tag_name,
 )
-from lakever_server.graveler.node_writes import BackgroundNodeWrites
+from lakever_server.graveler.node_writes import BackgroundNodeWrites, NodeWriteFailed
 from lakever_server.graveler.refs import RefStore, ResolvedRef, repo_partition
 from lakever_server.graveler.repository import MAX_CAS_ATTEMPTS, RepositoryContext
 from lakever_server.graveler.staging import StagingArea, new_token
@@ -88,17 +88,30 @@ class Graveler:
 
     def open(self, repository: str) -> RepositoryContext:
         repo = self.refs.get_repository(repository)
-        tree = self.tree_for(repo.storage_namespace)
-        return RepositoryContext(repo, self.refs, self.staging, tree, self._flush_nodes)
+        return self._context(repo)
 
-    def _flush_nodes(self) -> None:
-        """Wait for background node writes. On failure, forget every cached node: the
-        cache also stands for "already stored", and a failed node must be written again."""
+    def _context(self, repo: RepositoryRecord) -> RepositoryContext:
+        tree = self.tree_for(repo.storage_namespace)
+        failures = self.node_writes.failures
+        return RepositoryContext(
+            repo, self.refs, self.staging, tree, lambda: self._flush_nodes(failures)
+        )
+
+    def _flush_nodes(self, failures_at_start: int) -> None:
+        """Wait for background node writes before a commit names a tree.
+
+        On failure, forget every cached node: the cache also stands for "already
+        stored", and a failed node must be written again. An operation that began
+        before any failure also fails: its tree may reuse the failed node, skipped as
+        cached, even if another thread's flush already reported it.
+        """
         try:
             self.node_writes.flush()
         except BaseException:
             self.cache.clear()
             raise
+        if self.node_writes.failures != failures_at_start:
+            raise NodeWriteFailed("a tree node could not be stored; retry the operation")
 
     def _lock(self, ctx: RepositoryContext, branch: str) -> threading.Lock:
         with self._guard:
@@ -128,8 +141,7 @@ class Graveler:
             repository, storage_namespace, default_branch, date, uuid.uuid4().hex
         )
         if not bare:
-            tree = self.tree_for(storage_namespace)
-            ctx = RepositoryContext(repo, self.refs, self.staging, tree, self._flush_nodes)
+            ctx = self._context(repo)
             request = CommitRequest(creator, "Repository created", {}, date)
             first = commits.new_commit(ctx, [], ctx.tree.build(()), request)
             self.refs.create_branch(repo, default_branch, BranchRecord(first.id, new_token()))

@@ -18,10 +18,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from lakever_server.errors import LakeverError
 from lakever_server.storage.block.base import BlockStat, BlockStore, PutResult
 
 WRITERS = 8
 MAX_IN_FLIGHT = 512
+
+
+class NodeWriteFailed(LakeverError):
+    """A tree node could not be stored during this operation (the store failed)."""
 
 
 class BackgroundNodeWrites:
@@ -34,16 +39,26 @@ class BackgroundNodeWrites:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[bytes, Future[PutResult]]] = {}
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self.failures = 0
+        """How many node puts have failed since creation (see ``Graveler._flush_nodes``)."""
 
     def put(self, address: str, chunks: Iterable[bytes]) -> PutResult:
         data = b"".join(chunks)
         self._slots.acquire()
         with self._lock:
-            future = self._pool.submit(self.block.put, address, [data])
+            future = self._pool.submit(self._store, address, data)
             self._pending[address] = (data, future)
         future.add_done_callback(lambda done: self._finished(address, done))
         # Nodes are named by their SHA-256; nobody reads a node put's MD5, so skip it.
         return PutResult(size=len(data), md5="")
+
+    def _store(self, address: str, data: bytes) -> PutResult:
+        try:
+            return self.block.put(address, [data])
+        except BaseException:
+            with self._lock:  # counted before the future completes: see _flush_nodes
+                self.failures += 1
+            raise
 
     def _finished(self, address: str, future: Future[PutResult]) -> None:
         """Forget a stored node; keep a failed one so ``flush`` reports it."""

@@ -78,3 +78,14 @@ def test_verify_reports_missing_tree_nodes(catalog: Catalog, repo: str) -> None:
     problems = fresh.verify(repo)
     assert problems
     assert any(root in p for p in problems)
+
+
+def test_verify_accepts_a_bare_repository_but_not_a_lost_default_branch(
+    catalog: Catalog, repo: str, namespace: str
+) -> None:
+    catalog.create_repository("bare-repo", namespace + "-bare", bare=True)
+    assert catalog.verify("bare-repo") == []
+    catalog.create_branch(repo, "other", "main")
+    record = catalog.graveler.get_repository(repo)
+    catalog.kv.delete(f"graveler/repo/{record.instance_id}", b"branch/main")
+    assert catalog.verify(repo) == ["default branch main is missing"]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from lakever_server.catalog.catalog import Catalog
+from lakever_server.graveler.node_writes import NodeWriteFailed
 from lakever_server.storage.block.base import PutResult
 from lakever_server.storage.block.memory import MemoryBlockStore
 from lakever_server.storage.kv.memory import MemoryKV
@@ -50,3 +51,19 @@ def test_every_node_of_a_commit_is_stored_when_the_commit_returns() -> None:
     cold = Catalog(catalog.kv, block)  # no cache, no pending writes: only what is stored
     assert cold.verify("repo1") == []
     assert len(cold.list_entries("repo1", commit.id, amount=1000).results) == 300
+
+
+def test_an_operation_that_began_before_a_node_write_failed_is_refused() -> None:
+    block = FlakyNodeStorage()
+    catalog = Catalog(MemoryKV(), block)
+    catalog.create_repository("repo1", "mem://lake/repo1")
+    catalog.write_object("repo1", "main", "a", [b"1"])
+    graveler = catalog.graveler
+    before_failure = graveler.open("repo1")  # an operation in progress elsewhere
+    block.failing = True
+    with pytest.raises(OSError, match="disk full"):
+        catalog.commit("repo1", "main", "m", "me")
+    block.failing = False
+    with pytest.raises(NodeWriteFailed):
+        before_failure.flush_nodes()
+    graveler.open("repo1").flush_nodes()  # operations that start afterwards proceed
