@@ -155,6 +155,9 @@ def merge_newest_first(
     while heap:
         key, rank, value = heap[0]
         yield key, value
+        if len(heap) == 1:  # one stream left (a clean branch's tree): no more merging
+            yield from iterators[rank]
+            return
         # Advance every stream positioned at this key (the winner and the shadowed).
         while heap and heap[0][0] == key:
             _, r, _ = heapq.heappop(heap)

@@ -177,3 +177,13 @@ def test_stage_entry_links_existing_content(catalog: Catalog, repo: str) -> None
 def test_common_prefix_type_is_exported(catalog: Catalog, repo: str) -> None:
     put(catalog, repo, "main", "x/y", "1")
     assert catalog.list_entries(repo, "main", delimiter="/").results == [CommonPrefix("x/")]
+
+
+def test_listed_entries_equal_entries_built_normally(catalog: Catalog, repo: str) -> None:
+    written = catalog.write_object(
+        repo, "main", "p", [b"data"], content_type="text/plain", metadata={"a": "b"}
+    )
+    listed = catalog.list_entries(repo, "main").results[0]
+    assert listed == written
+    assert isinstance(listed, Entry)
+    assert listed.metadata == {"a": "b"}
