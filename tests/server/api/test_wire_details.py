@@ -308,6 +308,8 @@ def test_object_paths_that_look_like_traversal_are_400(http: httpx.Client, path:
         (b'{"name": "Bad Name!", "storage_namespace": "local://bad"}', "invalid"),
         (b'{"name": "good-name", "storage_namespace": "/etc"}', "storage namespace"),
         (b"[]", "invalid request"),
+        (b'{"name": "escape", "storage_namespace": "local://../escape"}', "invalid storage"),
+        (b'{"name": "escape", "storage_namespace": "local:///etc"}', "invalid storage"),
     ],
     ids=[
         "malformed",
@@ -317,6 +319,8 @@ def test_object_paths_that_look_like_traversal_are_400(http: httpx.Client, path:
         "invalid name",
         "namespace outside the block store",
         "not an object",
+        "namespace escaping the block store",
+        "absolute namespace",
     ],
 )
 def test_bad_json_bodies_are_400_with_a_message(
