@@ -411,3 +411,21 @@ def test_s3_signed_requests_reach_the_gateway_and_the_rest_reach_the_api(
     unsigned = httpx.get(f"{lakever_server.url}/{REPO}/main/data/blob.bin")
     assert unsigned.status_code == 404
     assert unsigned.json() == {"message": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        (f"/repositories/{REPO}/branches", {"name": "bad name", "source": "main"}),
+        (f"/repositories/{REPO}/branches", {"name": "../up", "source": "main"}),
+        (f"/repositories/{REPO}/tags", {"id": "a/../b", "ref": "main"}),
+        (f"/repositories/{REPO}/tags", {"id": "v1", "ref": "no-such-ref~~"}),
+    ],
+    ids=["branch with a space", "branch with dot-dot", "tag with dot-dot", "malformed ref"],
+)
+def test_invalid_names_are_4xx_with_a_message(
+    http: httpx.Client, url: str, body: dict[str, str]
+) -> None:
+    response = http.post(url, json=body)
+    assert response.status_code in (400, 404), response.text
+    assert response.json()["message"]
