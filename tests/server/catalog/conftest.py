@@ -7,11 +7,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from lakever_server.catalog.catalog import Catalog
 from lakever_server.storage.block.memory import MemoryBlockStore
 from lakever_server.storage.kv.memory import MemoryKV
+from lakever_server.storage.kv.postgres import PostgresKV
+from tests.support import postgres
 
 
 def _module(name: str) -> Any:
@@ -40,8 +43,35 @@ BACKENDS: dict[str, Callable[[Path], tuple[Any, Any, str]]] = {"memory": _memory
 if _SQLITE is not None:
     BACKENDS["sqlite" + ("+local" if _LOCAL is not None else "+memory-blocks")] = _sqlite_local
 
+# PostgreSQL (production metadata) joins when a server answers on 127.0.0.1:5432: one
+# database for the session, emptied before each test.
+_POSTGRES_URL: list[str] = []
+if postgres.server_unreachable_reason() is None:
+    BACKENDS["postgres+memory-blocks"] = lambda _tmp: _postgres()
 
-@pytest.fixture(params=sorted(BACKENDS))
+
+def _postgres() -> tuple[Any, Any, str]:
+    if not _POSTGRES_URL:
+        _POSTGRES_URL.append(postgres.create_database())
+    kv = PostgresKV(_POSTGRES_URL[0])
+    with psycopg.connect(_POSTGRES_URL[0], autocommit=True) as conn:
+        conn.execute("TRUNCATE kv")
+    return kv, MemoryBlockStore(), "mem://lake/repo1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_database() -> Iterator[None]:
+    yield
+    if _POSTGRES_URL:
+        postgres.drop_database(_POSTGRES_URL.pop())
+
+
+def _backend_param(name: str) -> Any:
+    marks = [pytest.mark.postgres] if name.startswith("postgres") else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(params=[_backend_param(name) for name in sorted(BACKENDS)])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any, str]]:
     kv, block, namespace = BACKENDS[request.param](tmp_path)
     yield kv, block, namespace
