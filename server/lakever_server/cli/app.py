@@ -178,6 +178,7 @@ def _mount() -> None:
         protection,
         refs,
         repos,
+        revert,
         tags,
     )
 
@@ -190,7 +191,8 @@ def _mount() -> None:
     app.command("diff")(refs.diff)
     app.command("merge")(refs.merge)
     app.command("cherry-pick")(refs.cherry_pick)
-    app.command("revert")(branches.revert)
+    branches.app.command("revert")(revert.revert)
+    app.command("revert")(revert.revert)
     app.add_typer(objects.app, name="fs")
     app.command("import")(imports.import_)
     app.add_typer(protection.app, name="branch-protect")

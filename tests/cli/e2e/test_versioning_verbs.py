@@ -237,17 +237,55 @@ def test_revert_of_two_commits_in_one_call(lakever: Lakever, repo: str, tmp_path
     reverted = lakever.json(
         "branch", "revert", f"lakefs://{repo}/main", second_bad[:8], first_bad[:8], "--yes"
     )
-    assert [r["reverted"] for r in reverted] == [second_bad[:8], first_bad[:8]]
+    assert reverted["reverted"] == [second_bad, first_bad]
+    assert reverted["atomic"] is True
+    assert reverted["commit_id"] == head(lakever, repo)
+    assert lakever.json("diff", f"lakefs://{repo}/main", good_head, "--two-way") == []
+    # both reverts land in one merge: no reader ever saw only one of them
+    landed = lakever.json("show", "commit", f"lakefs://{repo}/main")
+    assert landed["message"].startswith("Revert 2 commits")
+    assert landed["parents"][0] == second_bad
+    first_parent = [c["id"] for c in lakever.json("log", f"lakefs://{repo}/main", "--first-parent")]
+    assert first_parent[:2] == [landed["id"], second_bad]
+    # the hidden working branch is gone
+    import lakefs_sdk
+
+    with lakever.server.sdk_client() as api_client:
+        branches = lakefs_sdk.BranchesApi(api_client).list_branches(repo, show_hidden=True)
+    assert [b.id for b in branches.results] == ["main"]
+
+
+def test_revert_one_by_one_and_with_ref_expressions(
+    lakever: Lakever, repo: str, tmp_path: Path
+) -> None:
+    good_head = head(lakever, repo)
+    for i in (1, 2):
+        put(lakever, tmp_path, f"lakefs://{repo}/main/bad-{i}.csv", "bad")
+        lakever.run("commit", f"lakefs://{repo}/main", "-m", f"bad {i}")
+    # `main main~1` are resolved before anything changes: the two newest commits
+    lakever.run("revert", f"lakefs://{repo}/main", "main", "main~1", "--no-atomic", "--yes")
     assert lakever.json("diff", f"lakefs://{repo}/main", good_head, "--two-way") == []
     messages = [c["message"] for c in lakever.json("log", f"lakefs://{repo}/main", "-n", "2")]
     assert all(m.startswith("Revert") for m in messages), messages
-    # ... and `lakever revert` is the same verb at the top level, with ref expressions
-    put(lakever, tmp_path, f"lakefs://{repo}/main/bad-3.csv", "bad")
-    lakever.run("commit", f"lakefs://{repo}/main", "-m", "bad 3")
-    lakever.run("revert", f"lakefs://{repo}/main", "main", "--yes")
-    assert lakever.json("diff", f"lakefs://{repo}/main", good_head, "--two-way") == []
     missing = lakever.json_error("revert", f"lakefs://{repo}/main", "0" * 12, "--yes", code=3)
     assert missing["status"] == 404
+
+
+def test_atomic_revert_that_fails_leaves_the_branch_untouched(
+    lakever: Lakever, repo: str, tmp_path: Path
+) -> None:
+    put(lakever, tmp_path, f"lakefs://{repo}/main/a.csv", "v1")
+    first = lakever.json("commit", f"lakefs://{repo}/main", "-m", "add a")["id"]
+    put(lakever, tmp_path, f"lakefs://{repo}/main/b.csv", "v1")
+    second = lakever.json("commit", f"lakefs://{repo}/main", "-m", "add b")["id"]
+    put(lakever, tmp_path, f"lakefs://{repo}/main/a.csv", "v2")
+    lakever.run("commit", f"lakefs://{repo}/main", "-m", "change a")
+    before = head(lakever, repo)
+    # b reverts cleanly, a does not (changed since): nothing may land
+    failed = lakever.run("revert", f"lakefs://{repo}/main", second, first, "--yes", code=4)
+    assert f"revert {first[:12]}" in failed.stderr
+    assert head(lakever, repo) == before
+    assert lakever.run("fs", "cat", f"lakefs://{repo}/main/b.csv").stdout == "v1"
 
 
 def test_cherry_pick_applies_one_commit(lakever: Lakever, repo: str, tmp_path: Path) -> None:

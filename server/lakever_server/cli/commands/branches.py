@@ -15,7 +15,7 @@ from lakever_server.cli.commands.common import (
 )
 from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import UsageError
-from lakever_server.cli.output import OutputFormat, emit_message, emit_record, emit_rows
+from lakever_server.cli.output import emit_message, emit_record, emit_rows
 from lakever_server.cli.paging import page_size, paginate
 from lakever_server.cli.state import OutputOption, state_of
 from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
@@ -158,68 +158,3 @@ def reset(
     confirm(f"Discard uncommitted changes on {branch}?", yes)
     state.client.branches.reset_branch(repository, branch, creation)
     emit_message(f"Branch {branch} reset", fmt, repository=repository, branch=branch)
-
-
-def revert_commits(
-    ctx: typer.Context,
-    uri: str,
-    commits: list[str],
-    parent_number: int | None,
-    allow_empty: bool,
-    yes: bool,
-    output: OutputFormat | None,
-) -> None:
-    """Revert ``commits`` on a branch, in the order given, one revert commit each."""
-    state = state_of(ctx)
-    fmt = state.fmt(output)
-    repository, branch = _branch(ctx, uri)
-    if not commits:
-        raise UsageError("give at least one commit to revert")
-    refs = [parse_ref(c, default_repository=repository, what="commit") for c in commits]
-    if any(r.repository != repository for r in refs):
-        raise UsageError("commits to revert must be in the branch's repository")
-    confirm(f"Revert {len(refs)} commit(s) on {branch}?", yes)
-    api = state.client.branches
-    reverted: list[dict[str, str]] = []
-    for ref in refs:
-        from lakefs_sdk.models.revert_creation import RevertCreation
-
-        creation = RevertCreation.from_dict(
-            {
-                "ref": ref.ref_or_fail,
-                "parent_number": parent_number or 0,
-                "allow_empty": allow_empty,
-            }
-        )
-        api.revert_branch(repository, branch, creation)
-        head = api.get_branch(repository, branch).commit_id
-        reverted.append({"reverted": ref.ref_or_fail, "commit_id": head})
-    if fmt is OutputFormat.JSON:
-        emit_rows(reverted, ("reverted", "commit_id"), fmt)
-        return
-    for item in reverted:
-        emit_message(
-            f"Reverted {item['reverted']} on {branch}: new commit {item['commit_id']}", fmt
-        )
-
-
-CommitsArg = Annotated[
-    list[str], typer.Argument(help="Commits (ids or refs such as main~1) to revert, in order.")
-]
-AllowEmptyOption = Annotated[
-    bool, typer.Option("--allow-empty", help="Commit even when the revert changes nothing.")
-]
-
-
-@app.command("revert")
-def revert(
-    ctx: typer.Context,
-    uri: BranchArg,
-    commits: CommitsArg,
-    parent_number: ParentOption = None,
-    allow_empty: AllowEmptyOption = False,
-    yes: YesOption = False,
-    output: OutputOption = None,
-) -> None:
-    """Revert one or more commits on a branch: `branch revert lakefs://repo/main a1 b2`."""
-    revert_commits(ctx, uri, commits, parent_number, allow_empty, yes, output)
