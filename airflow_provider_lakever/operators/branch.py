@@ -15,16 +15,21 @@ from airflow_provider_lakever.utils.naming import (
     is_valid_branch_name,
     run_branch_name,
 )
+from airflow_provider_lakever.utils.stamps import DAG_ID, RUN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+#: How many commits of an existing branch are read to decide whether a retry may reuse it.
+REUSE_SCAN_DEPTH = 1000
 
 
 class CreateBranchOperator(LakeverBaseOperator):
     """Create a branch from a source ref; by default the branch of the current DAG run.
 
-    Idempotent on retry: a branch that exists already and derives from the source's current
-    head is reused; one that does not is an error (it belongs to someone else).
+    Idempotent on retry: a branch that exists already is reused when it is this run's
+    branch on the same source (the source's current head, plus only commits stamped with
+    this DAG run); any other existing branch is an error, as it belongs to someone else.
 
     :param repository: the repository id (templated).
     :param source: the ref to branch from, e.g. ``main`` or a commit id (templated).
@@ -75,20 +80,29 @@ class CreateBranchOperator(LakeverBaseOperator):
             cause = exc.__cause__
             if not (isinstance(cause, ApiException) and cause.status == 409):
                 raise
-            head = self._reuse(name, source_head)
+            head = self._reuse(name, source_head, context)
         self.remember_links(branch=name, commit_id=head)
         return name
 
-    def _reuse(self, name: str, source_head: str) -> str:
+    def _reuse(self, name: str, source_head: str, context: Context) -> str:
+        """Reuse ``name`` if it is this run's branch: the source's head plus our commits only."""
         head = self.hook.get_branch_head(self.repository, name)
         if head is None:
             raise LakeverError(f"branch {name!r} was reported to exist but cannot be read")
-        if head == source_head or self.hook.is_ancestor(self.repository, source_head, name):
-            self.log.info("branch %s exists on %s already (a retry): reusing it", name, self.source)
-            return head
+        ti = context["ti"]
+        ours = {DAG_ID: str(ti.dag_id), RUN_ID: str(ti.run_id)}
+        for commit in self.hook.iter_log(self.repository, name, limit=REUSE_SCAN_DEPTH):
+            if commit.id == source_head:
+                self.log.info(
+                    "branch %s exists on %s already (a retry): reusing it", name, self.source
+                )
+                return head
+            metadata = commit.metadata or {}
+            if any(metadata.get(key) != value for key, value in ours.items()):
+                break
         raise BranchExistsElsewhereError(
-            f"branch {name!r} exists but does not derive from the head of {self.source!r} "
-            f"({source_head}); pick another name or delete it"
+            f"branch {name!r} exists but is not this run's branch on {self.source!r} "
+            f"(head {source_head}): pick another name or delete it"
         )
 
 
