@@ -206,14 +206,21 @@ def main(argv: list[str] | None = None) -> None:
         try:
             prepare(server)
             base = f"/api/v1/repositories/{REPO}/refs/main/objects"
+            assert server.process is not None
+            process = psutil.Process(server.process.pid)
             for name, target in (
                 ("stat", f"{base}/stat?path={quote(SMALL_PATH)}"),
                 ("get", f"{base}?path={quote(SMALL_PATH)}"),
             ):
+                cpu_before = sum(process.cpu_times()[:2])
                 result = run_loadgen(server, target, args.clients, args.seconds)
+                # Server CPU per request: what the throughput would be on an idle core,
+                # whatever else the machine is running at the time.
+                cpu_us = (sum(process.cpu_times()[:2]) - cpu_before) / result["requests"] * 1e6
                 print(
                     f"{name:5} 4 KiB x{args.clients} clients: {result['rps']:8.0f} req/s  "
-                    f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
+                    f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                    f"server CPU {cpu_us:.0f} us/request (load avg {os.getloadavg()[0]:.1f})"
                 )
             if args.size_mib:
                 big = large_object(server, args.size_mib, workdir)
