@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from lakever_server.services import Services
-from lakever_server.ui.pages import UiState, create_environment, endpoint
+from lakever_server.ui.pages import Page, UiState, create_environment, endpoint
 from lakever_server.ui.views import changes, compare, history, login, objects, refs
 from lakever_server.ui.views import repositories as repos
 
 REPO = "/repositories/{repo}"
 
 
-async def _to_home(_: object) -> Response:
-    return RedirectResponse("/", status_code=303)
+def _to_home(page: Page) -> Response:
+    return page.redirect("/")
 
 
 def routes() -> list[Route]:
@@ -27,7 +27,7 @@ def routes() -> list[Route]:
         Route("/logout", endpoint(login.logout_form), methods=get),
         Route("/logout", endpoint(login.logout), methods=post),
         Route("/", endpoint(repos.repository_list), methods=get),
-        Route("/repositories", _to_home, methods=get),
+        Route("/repositories", endpoint(_to_home), methods=get),
         Route("/repositories", endpoint(repos.create_repository), methods=post),
         Route(REPO, endpoint(repos.repository_home), methods=get),
         Route(REPO + "/delete", endpoint(repos.confirm_delete_repository), methods=get),
