@@ -34,6 +34,16 @@ class Services:
     catalog: CatalogService
     auth: AuthService
 
+    @property
+    def embedded_stores(self) -> bool:
+        """Whether both stores are in-process (SQLite or memory, local disk or memory).
+
+        Point reads on them take microseconds, so the API may call them on the event
+        loop; on PostgreSQL or S3 a read waits on the network and goes to a thread.
+        """
+        scheme = self.settings.metadata_url.partition("://")[0]
+        return scheme in ("sqlite", "memory") and self.settings.blockstore.type != "s3"
+
     def close(self) -> None:
         self.kv.close()
 

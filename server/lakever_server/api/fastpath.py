@@ -46,7 +46,9 @@ class ObjectReadFastPath:
         request = Request(scope, receive)
         try:
             authenticate(self.services.auth, request)
-            response = self._respond(request, match, query)
+            response = await object_reads.run_read(
+                self.services, self._respond, request, match, query
+            )
         except LakeverError as error:
             response = error_response(error)
         await response(scope, receive, send)

@@ -1,16 +1,19 @@
 """Reads of one object (get, head, stat), shared by the routes and the fast path.
 
-These are the hot path of readers (fsspec, pandas, Spark probing): they run on the
-event loop and call the catalog inline. On the embedded stores the calls are point
-reads of ~100 us, cheaper than the hop to a worker thread they would otherwise take;
-only bodies larger than ``SMALL_OBJECT`` stream from the thread pool.
+These are the hot path of readers (fsspec, pandas, Spark probing). ``run_read`` calls
+them on the event loop when the stores are embedded (point reads of ~100 us, cheaper
+than the hop to a worker thread) and in the thread pool otherwise (PostgreSQL or S3
+reads wait on the network). Bodies larger than ``SMALL_OBJECT`` always stream from the
+thread pool.
 """
 
 from __future__ import annotations
 
 import email.utils
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
 from starlette.responses import Response, StreamingResponse
 
 from lakever_server.api import convert
@@ -18,9 +21,22 @@ from lakever_server.api.deps import check_path
 from lakever_server.api.streaming import parse_range
 from lakever_server.catalog.interface import CatalogService
 from lakever_server.catalog.models import Entry
+from lakever_server.services import Services
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SMALL_OBJECT = 256 * 1024
 """Bodies up to this size are read at once rather than streamed."""
+
+
+async def run_read(
+    services: Services, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``read(*args, **kwargs)`` inline on embedded stores, in a worker thread otherwise."""
+    if services.embedded_stores:
+        return read(*args, **kwargs)
+    return await anyio.to_thread.run_sync(lambda: read(*args, **kwargs))
 
 
 def object_headers(entry: Entry) -> dict[str, str]:

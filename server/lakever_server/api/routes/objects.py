@@ -53,13 +53,22 @@ async def get_object(
     repository: str,
     ref: str,
     path: ObjectPath,
-    catalog: CatalogDep,
+    services: ServicesDep,
     range: Annotated[str | None, Header()] = None,
     if_none_match: Annotated[str | None, Header()] = None,
     presign: Presign = None,
 ) -> Response:
     """Stream the content; ``Range`` gives 206 (416 outside), ``If-None-Match`` 304."""
-    return object_reads.get_response(catalog, repository, ref, path, range, if_none_match)
+    return await object_reads.run_read(
+        services,
+        object_reads.get_response,
+        services.catalog,
+        repository,
+        ref,
+        path,
+        range,
+        if_none_match,
+    )
 
 
 @router.head(REF_OBJECTS)
@@ -67,10 +76,12 @@ async def head_object(
     repository: str,
     ref: str,
     path: ObjectPath,
-    catalog: CatalogDep,
+    services: ServicesDep,
     range: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return object_reads.head_response(catalog, repository, ref, path, range)
+    return await object_reads.run_read(
+        services, object_reads.head_response, services.catalog, repository, ref, path, range
+    )
 
 
 @router.get(REF_OBJECTS + "/stat")
@@ -78,11 +89,19 @@ async def stat_object(
     repository: str,
     ref: str,
     path: ObjectPath,
-    catalog: CatalogDep,
+    services: ServicesDep,
     user_metadata: UserMetadata = True,
     presign: Presign = None,
 ) -> dict[str, Any]:
-    return object_reads.stat_body(catalog, repository, ref, path, user_metadata=user_metadata)
+    return await object_reads.run_read(
+        services,
+        object_reads.stat_body,
+        services.catalog,
+        repository,
+        ref,
+        path,
+        user_metadata=user_metadata,
+    )
 
 
 @router.get(REF_OBJECTS + "/underlyingProperties")
