@@ -82,12 +82,8 @@ class LakeverGroup(TyperGroup):
 
 
 def _report(error: CliError, state: CliState) -> None:
-    secrets: tuple[str, ...] = ()
-    if state._config is not None:
-        secrets = state._config.secrets
-    secrets += tuple(v for k, v in state.flags.items() if "secret" in k and v)
     safe = CliError(
-        redact(error.message, secrets),
+        redact(error.message, state.secrets),
         error.exit_code,
         status=error.status,
         conflicts=error.conflicts,

@@ -59,6 +59,12 @@ class CliState:
             self._client = LakeClient(self.config, pool_size=max(4, self.parallelism * 2))
         return self._client
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this invocation knows, to mask in anything it prints."""
+        known = self._config.secrets if self._config is not None else ()
+        return known + tuple(v for k, v in self.flags.items() if "secret" in k and v)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

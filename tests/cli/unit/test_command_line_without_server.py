@@ -190,11 +190,19 @@ def test_missing_named_config_file_is_a_usage_error(runner: CliRunner, isolated_
 
 def test_destructive_commands_ask_unless_yes(runner: CliRunner, isolated_env: Path) -> None:
     endpoint = f"http://127.0.0.1:{unused_port()}"
-    result = runner.invoke(
-        app, ["--endpoint", endpoint, "repo", "delete", "lakefs://repo"], input="n\n"
+    args = ["--endpoint", endpoint, "repo", "delete", "lakefs://repo"]
+    declined = runner.invoke(app, args, input="n\n")
+    assert declined.exit_code == 2
+    assert "Delete repository repo" in declined.stderr
+    assert declined.stderr.endswith(
+        "lakever: error: not confirmed (pass --yes to skip the question)\n"
     )
-    assert result.exit_code == 2
-    assert "pass --yes" in result.stderr
+    no_terminal = runner.invoke(app, args)  # stdin closed, as in a script
+    assert no_terminal.exit_code == 2
+    assert no_terminal.stderr.splitlines()[-1].endswith("(pass --yes to skip the question)")
+    accepted = runner.invoke(app, args, input="y\n")
+    assert accepted.exit_code == 1  # confirmed, then the unreachable endpoint
+    assert "cannot reach the endpoint" in accepted.stderr
 
 
 def test_shell_completion_is_available(runner: CliRunner) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -37,7 +38,12 @@ def confirm(question: str, yes: bool) -> None:
     """Ask before destroying something, unless ``--yes``; scripts must pass ``--yes``."""
     if yes:
         return
-    if not typer.confirm(question, default=False, err=True):
+    try:
+        confirmed = typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # no terminal to answer on (stdin closed)
+        sys.stderr.write("\n")
+        confirmed = False
+    if not confirmed:
         raise UsageError("not confirmed (pass --yes to skip the question)")
 
 
