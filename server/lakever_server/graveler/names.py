@@ -1,7 +1,8 @@
 """Validation of repository ids, branch and tag names, and ref expressions.
 
 Ref expressions follow lakeFS: a base (commit id or unique prefix, branch, tag),
-optionally ``@`` (committed state only) or ``$`` (staging only) directly after it, then
+optionally ``@`` (committed state only) or ``$`` (the uncommitted workspace: staged over
+committed, refused by operations that need a commit) directly after it, then
 any number of ``~N`` (N-th first-parent ancestor) and ``^N`` (N-th parent) modifiers;
 a bare ``~`` or ``^`` means 1.
 """

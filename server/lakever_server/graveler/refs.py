@@ -43,7 +43,8 @@ class ResolvedRef:
 
     ``branch`` is set when the expression is a plain branch (no ``~``/``^`` steps);
     ``modifier`` then says which view: ``""`` staged over committed, ``"@"`` committed
-    only, ``"$"`` staging only.
+    only, ``"$"`` explicitly the uncommitted workspace (read like ``""``, refused where
+    a commit is needed).
     """
 
     commit_id: str

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from lakever_server.errors import PreconditionFailed, TooManyRequests
+from lakever_server.errors import InvalidValue, PreconditionFailed, TooManyRequests
 from lakever_server.graveler.model import BranchRecord, CommitRecord, RepositoryRecord
 from lakever_server.graveler.refs import RefStore, ResolvedRef
 from lakever_server.graveler.staging import StagingArea, merge_newest_first
@@ -43,7 +43,22 @@ class RepositoryContext:
         return self.commit(commit_id).meta_range_id
 
     def resolve(self, ref: str) -> ResolvedRef:
+        """Resolve a ref for reading: any view, ``$`` included."""
         return self.refs.resolve(self.repo, ref)
+
+    def commit_id_of(self, ref: str) -> str:
+        """Resolve a ref that must name a commit.
+
+        ``branch$`` names the uncommitted workspace, which has no commit: like lakeFS,
+        operations that need one (log, branch/tag sources, diff, merge, revert) refuse it.
+        """
+        resolved = self.refs.resolve(self.repo, ref)
+        if resolved.modifier == "$":
+            raise InvalidValue(
+                f"ref {ref!r} names uncommitted changes; this operation needs a commit",
+                field="ref",
+            )
+        return resolved.commit_id
 
     # -- branch heads -----------------------------------------------------------------
     def read_branch(self, branch: str) -> tuple[bytes, BranchRecord]:
@@ -75,7 +90,7 @@ class RepositoryContext:
         record = resolved.record
         if record is not None and resolved.modifier != "@":
             staged, value = self.staging.lookup(record.tokens, key)
-            if staged or resolved.modifier == "$":
+            if staged:
                 return value
         return self.tree.get(self.root_of(resolved.commit_id), key)
 
@@ -84,7 +99,8 @@ class RepositoryContext:
     ) -> Iterator[tuple[bytes, bytes]]:
         """Visible ``(key, value)`` pairs from ``start`` in key order.
 
-        On a branch: staging tokens (newest first) over the committed tree; each source
+        On a branch (``branch`` or ``branch$``; ``branch@`` is committed only): staging
+        tokens (newest first) over the committed tree; each source
         seeks to ``start`` so a page at any offset costs what the page costs.
         """
         record = resolved.record
@@ -94,8 +110,7 @@ class RepositoryContext:
         sources: list[Iterator[tuple[bytes, bytes | None]]] = [
             self.staging.scan(t, start, end) for t in record.tokens
         ]
-        if resolved.modifier != "$":
-            sources.append(self.tree.iterate(self.root_of(resolved.commit_id), start, end))
+        sources.append(self.tree.iterate(self.root_of(resolved.commit_id), start, end))
         for key, value in merge_newest_first(sources):
             if value is not None:
                 yield key, value

@@ -66,7 +66,7 @@ def test_committed_entries_survive_and_staging_is_emptied(catalog: Catalog, repo
     put(catalog, repo, "main", "b", "2")
     catalog.commit(repo, "main", "two", "me")
     assert paths(catalog, repo, "main@") == ["a", "b"]
-    assert paths(catalog, repo, "main$") == []
+    assert catalog.diff_uncommitted(repo, "main").results == []
     catalog.delete_object(repo, "main", "a")
     catalog.commit(repo, "main", "rm a", "me")
     assert paths(catalog, repo, "main@") == ["b"]

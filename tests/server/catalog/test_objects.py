@@ -54,12 +54,25 @@ def test_staged_writes_show_over_committed_and_at_sign_shows_committed_only(
         catalog.get_entry(repo, "main", "b")
 
 
-def test_dollar_view_shows_only_staged_entries(catalog: Catalog, repo: str) -> None:
-    commit_files(catalog, repo, "main", {"old": "1"})
+def test_dollar_names_the_uncommitted_workspace_and_needs_no_commit_to_read(
+    catalog: Catalog, repo: str
+) -> None:
+    commit_files(catalog, repo, "main", {"old": "1", "gone": "1"})
     put(catalog, repo, "main", "new", "2")
-    assert paths(catalog, repo, "main$") == ["new"]
+    catalog.delete_object(repo, "main", "gone")
+    assert paths(catalog, repo, "main$") == ["new", "old"]
+    assert read(catalog, repo, "main$", "new") == b"2"
     with pytest.raises(NotFound):
-        catalog.get_entry(repo, "main$", "old")
+        catalog.get_entry(repo, "main$", "gone")
+    for needs_a_commit in (
+        lambda: catalog.get_commit(repo, "main$"),
+        lambda: catalog.log(repo, "main$"),
+        lambda: catalog.create_branch(repo, "b", "main$"),
+        lambda: catalog.create_tag(repo, "t", "main$"),
+        lambda: catalog.diff_refs(repo, "main", "main$"),
+    ):
+        with pytest.raises(InvalidValue):
+            needs_a_commit()
 
 
 def test_deleting_an_absent_object_is_not_found(catalog: Catalog, repo: str) -> None:
