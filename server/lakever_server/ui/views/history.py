@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from lakever_server.ui.formatting import AIRFLOW_TASK_URL
 from lakever_server.ui.pages import Page
 
 LOG_PAGE_SIZE = 50
@@ -20,6 +21,8 @@ def commit_log(page: Page) -> Response:
         ref=ref,
         section="commits",
         commits=log.results,
+        # Shown as the link to the Airflow task, not repeated as text.
+        hidden_keys=(AIRFLOW_TASK_URL, "lakever.idempotency_key"),
         next_after=log.next_after if log.has_more else "",
     )
 
