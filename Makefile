@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # Tests run in parallel processes; each module shares one server process.
 PYTEST_WORKERS ?= 4
 
-.PHONY: demo test lint typecheck unit venv lock bench clean server airflow system-deps
+.PHONY: demo test lint typecheck venv lock bench clean server airflow system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,16 @@ $(STAMP): $(BIN)/python requirements/dev.lock pyproject.toml server/pyproject.to
 
 venv: system-deps $(STAMP)
 
-# Debian packages the suite needs: Java 17 for PySpark. Installed only where missing.
+# Debian packages the suite needs, installed only where missing: Java 17 for PySpark, and
+# Chromium for the browser tests (Playwright drives Debian's build, never a download).
+APT_PACKAGES = $(if $(shell command -v java),,openjdk-17-jre-headless) \
+               $(if $(wildcard /usr/bin/chromium),,chromium)
 system-deps:
-	@command -v java >/dev/null 2>&1 || { \
-	  echo "installing Java 17 (PySpark needs a JVM)"; \
-	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@if [ -n "$(strip $(APT_PACKAGES))" ]; then \
+	  echo "installing Debian packages: $(strip $(APT_PACKAGES))"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
 
 lock:
 	$(UV) pip compile --quiet --python-version 3.11 --no-header requirements/dev.in -o requirements/dev.lock
@@ -46,6 +51,11 @@ test: venv lint typecheck
 
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+# Airflow 3 standalone with the provider, the example DAGs and the bundled server, all
+# local: watch lakefs_workflow in the Airflow UI at http://127.0.0.1:8080.
+airflow: venv
+	bash scripts/airflow_standalone.sh
 
 # Run the bundled server in the foreground on the embedded default (SQLite + .lakever/).
 server: venv
