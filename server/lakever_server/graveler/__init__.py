@@ -25,8 +25,6 @@ Modules (one concept each):
   cherry-pick are merges against a chosen base.
 - ``head_updates``: merge, revert, cherry-pick and bulk import: build a tree from the
   head, commit it, compare-and-set the branch to it.
-- ``node_writes``: tree-node writes in the background, flushed before a commit names
-  them.
 - ``graveler``: the ``Graveler`` facade that the catalog calls.
 - ``fsck``: verification that a repository is consistent.
 

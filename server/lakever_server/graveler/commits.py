@@ -45,7 +45,6 @@ def new_commit(
 ) -> CommitRecord:
     """Store a commit on ``parents`` with tree ``root``; generation = max(parents) + 1."""
     generation = max((ctx.commit(p).generation for p in parents), default=0) + 1
-    ctx.flush_nodes()  # the tree's nodes are stored before any commit names its root
     record = CommitRecord(
         parents=tuple(parents),
         committer=request.committer,

@@ -34,7 +34,6 @@ from lakever_server.graveler.names import (
     validate_repository_id,
     validate_tag_name,
 )
-from lakever_server.graveler.node_writes import BackgroundNodeWrites, NodeWriteFailed
 from lakever_server.graveler.refs import RefStore, ResolvedRef, repo_partition
 from lakever_server.graveler.repository import MAX_CAS_ATTEMPTS, RepositoryContext
 from lakever_server.graveler.staging import StagingArea, new_token
@@ -74,7 +73,6 @@ class Graveler:
         self.refs = RefStore(kv)
         self.staging = StagingArea(kv)
         self.cache = cache if cache is not None else NodeCache()
-        self.node_writes = BackgroundNodeWrites(block)
         self._trees: dict[str, Tree] = {}
         # Striped, so a server that sees millions of run branches keeps 64 locks. No
         # operation holds two, so two branches sharing a stripe only wait, never deadlock.
@@ -86,7 +84,9 @@ class Graveler:
         with self._guard:
             tree = self._trees.get(storage_namespace)
             if tree is None:
-                store = BlockNodeStore(self.node_writes, storage_namespace.rstrip("/"), self.cache)
+                # Puts run in parallel; build/apply return a root only once its nodes
+                # are stored, so a commit never names a node that is not.
+                store = BlockNodeStore(self.block, storage_namespace.rstrip("/"), self.cache)
                 tree = self._trees[storage_namespace] = Tree(store)
             return tree
 
@@ -96,26 +96,7 @@ class Graveler:
 
     def _context(self, repo: RepositoryRecord) -> RepositoryContext:
         tree = self.tree_for(repo.storage_namespace)
-        failures = self.node_writes.failures
-        return RepositoryContext(
-            repo, self.refs, self.staging, tree, lambda: self._flush_nodes(failures)
-        )
-
-    def _flush_nodes(self, failures_at_start: int) -> None:
-        """Wait for background node writes before a commit names a tree.
-
-        On failure, forget every cached node: the cache also stands for "already
-        stored", and a failed node must be written again. An operation that began
-        before any failure also fails: its tree may reuse the failed node, skipped as
-        cached, even if another thread's flush already reported it.
-        """
-        try:
-            self.node_writes.flush()
-        except BaseException:
-            self.cache.clear()
-            raise
-        if self.node_writes.failures != failures_at_start:
-            raise NodeWriteFailed("a tree node could not be stored; retry the operation")
+        return RepositoryContext(repo, self.refs, self.staging, tree)
 
     def _lock(self, ctx: RepositoryContext, branch: str) -> threading.Lock:
         return self._locks[hash((ctx.repo.instance_id, branch)) % BRANCH_LOCK_STRIPES]

@@ -32,8 +32,6 @@ class RepositoryContext:
     refs: RefStore
     staging: StagingArea
     tree: Tree
-    flush_nodes: Callable[[], None]
-    """Waits until every tree node written so far is stored (call before naming a root)."""
 
     # -- commits ----------------------------------------------------------------------
     def commit(self, commit_id: str) -> CommitRecord:
