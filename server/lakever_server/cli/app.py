@@ -108,26 +108,35 @@ def root(
     endpoint: Annotated[
         str | None,
         typer.Option(
-            "--endpoint", help="Server URL (env LAKECTL_SERVER_ENDPOINT_URL).", show_default=False
+            "--endpoint",
+            metavar="URL",
+            help="Server URL (env LAKECTL_SERVER_ENDPOINT_URL).",
+            show_default=False,
         ),
     ] = None,
     access_key_id: Annotated[
         str | None,
         typer.Option(
-            "--access-key-id", help="Access key id (env LAKECTL_CREDENTIALS_ACCESS_KEY_ID)."
+            "--access-key-id",
+            metavar="KEY",
+            help="Access key id (env LAKECTL_CREDENTIALS_ACCESS_KEY_ID).",
         ),
     ] = None,
     secret_access_key: Annotated[
         str | None,
         typer.Option(
             "--secret-access-key",
+            metavar="SECRET",
             help="Secret access key (env LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY).",
         ),
     ] = None,
     config: Annotated[
         str | None,
         typer.Option(
-            "--config", "-c", help="Config file (env LAKECTL_CONFIG_FILE; ~/.lakectl.yaml)."
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="Config file (env LAKECTL_CONFIG_FILE; ~/.lakectl.yaml).",
         ),
     ] = None,
     output: Annotated[
@@ -138,6 +147,7 @@ def root(
         typer.Option(
             "--repository",
             "-r",
+            metavar="REPO",
             envvar="LAKEVER_REPOSITORY",
             help="Repository for bare ref names (e.g. `lakever -r repo merge dev main`).",
         ),

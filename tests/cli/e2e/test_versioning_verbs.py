@@ -149,6 +149,10 @@ def test_log_honours_amount_prefixes_and_first_parent(lakever: Lakever, repo: st
     assert "side work" not in first_parent
     only_sales = lakever.json("log", f"lakefs://{repo}/main", "--prefixes", "sales/")
     assert [c["message"] for c in only_sales] == ["sales"]
+    assert lakever.json("log", f"lakefs://{repo}/main", "--since", "2999-01-01") == []
+    assert len(lakever.json("log", f"lakefs://{repo}/main", "--since", "2000-01-01")) == 5
+    stopped = lakever.json("log", f"lakefs://{repo}/main", "--stop-at", "main~1", "--first-parent")
+    assert [c["message"] for c in stopped] == ["merge side", "marketing"]
     text = lakever.run("log", f"lakefs://{repo}/main", "-n", "1").stdout
     assert text.startswith("commit ")
     assert "Merge:" in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -102,7 +102,8 @@ def log(
         bool, typer.Option("--first-parent", help="Follow only the first parent of merges.")
     ] = False,
     since: Annotated[
-        datetime | None, typer.Option("--since", help="Only commits newer than this time.")
+        datetime | None,
+        typer.Option("--since", help="Only commits newer than this time (UTC unless given)."),
     ] = None,
     stop_at: Annotated[str | None, typer.Option("--stop-at", help="Stop at this ref.")] = None,
     output: OutputOption = None,
@@ -111,6 +112,8 @@ def log(
     state = state_of(ctx)
     fmt = state.fmt(output)
     target = parse_ref(uri, default_repository=default_repository(state))
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
     prefix_list = _split(prefixes)
     object_list = _split(objects)
     api = state.client.refs
