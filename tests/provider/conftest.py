@@ -52,7 +52,24 @@ def airflow_db() -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")
     print(f"airflow db migrate: {time.monotonic() - started:.1f}s")  # shown with -s / -rP
+    _point_airflow_at(db)
     return db
+
+
+def _point_airflow_at(db: Path) -> None:
+    """Make this process use ``db`` even if another test module imported Airflow first."""
+    from airflow import settings
+    from airflow.configuration import conf
+
+    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    dags = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+    if conf.get("database", "sql_alchemy_conn") != url or conf.get("core", "dags_folder") != dags:
+        conf.set("database", "sql_alchemy_conn", url)
+        conf.set("core", "dags_folder", dags)
+        settings.SQL_ALCHEMY_CONN = url
+        settings.DAGS_FOLDER = dags
+        settings.reconfigure_orm()
+    assert db.exists()
 
 
 def connection_env_name(conn_id: str) -> str:

@@ -242,3 +242,23 @@ def test_create_branch_reuses_its_branch_after_the_run_committed_on_it(
     stranger = replace(TaskInstanceFields(), run_id="manual__someone_else")
     with pytest.raises(BranchExistsElsewhereError):
         op.execute({"ti": stranger, "logical_date": None})
+
+
+def test_test_connection_reports_success_and_a_bad_secret(
+    client: LakeFSClient,
+    lakever_server: RunningServer,  # noqa: F811
+) -> None:
+    from airflow_provider_lakever.hooks.lakever import LakeverHook
+
+    ok, message = LakeverHook().test_connection()
+    assert ok, message
+    with airflow_connection("lakever_bad_secret", lakever_server.url, lakever_server) as conn_id:
+        import json
+        import os
+
+        name = f"AIRFLOW_CONN_{conn_id.upper()}"
+        fields = json.loads(os.environ[name])
+        os.environ[name] = json.dumps({**fields, "password": "not-the-secret"})
+        ok, message = LakeverHook(conn_id).test_connection()
+    assert not ok
+    assert "not-the-secret" not in message
