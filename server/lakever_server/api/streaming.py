@@ -23,6 +23,7 @@ from lakever_server.errors import InvalidValue, RangeNotSatisfiable
 
 T = TypeVar("T")
 BATCH_BYTES = 1024 * 1024
+PREFETCH_BATCHES = 4
 
 
 async def _next_batch(chunks: AsyncIterator[bytes], limit: list[int]) -> bytes | None:
@@ -45,21 +46,59 @@ async def _next_batch(chunks: AsyncIterator[bytes], limit: list[int]) -> bytes |
     return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """Put in the batch queue when reading the body failed: the consumer must not see a
+    clean end of data (it would store a truncated object)."""
+
+    error: BaseException
+
+
 async def feed_thread(
     consume: Callable[[Iterable[bytes]], T], chunks: AsyncIterator[bytes], max_bytes: int
 ) -> T:
-    """Run ``consume(iterable)`` in a worker thread, fed from the async ``chunks``."""
+    """Run ``consume(iterable)`` in a worker thread, fed from the async ``chunks``.
+
+    The event loop reads ahead up to ``PREFETCH_BATCHES`` batches while the thread
+    hashes and writes, so network and disk work overlap with bounded memory.
+    """
+    send, receive = anyio.create_memory_object_stream[bytes | _Failed](PREFETCH_BATCHES)
     remaining = [max_bytes]
+
+    async def produce() -> None:
+        async with send:
+            try:
+                while (batch := await _next_batch(chunks, remaining)) is not None:
+                    await send.send(batch)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as err:
+                await send.send(_Failed(err))
 
     def pull() -> Iterator[bytes]:
         while True:
-            batch = anyio.from_thread.run(_next_batch, chunks, remaining)
-            if batch is None:
+            try:
+                item = anyio.from_thread.run(receive.receive)
+            except anyio.EndOfStream:
                 return
-            if batch:
-                yield batch
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
 
-    return await anyio.to_thread.run_sync(consume, pull())
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(produce)
+        try:
+            outcome.append(await anyio.to_thread.run_sync(consume, pull()))
+        except Exception as err:
+            failure.append(err)
+        finally:
+            group.cancel_scope.cancel()
+            receive.close()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 @dataclass

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, start_server
 
 SIZE_MIB = 192
 BLOCK = 1024 * 1024
@@ -71,3 +72,27 @@ def test_streaming_a_large_object_keeps_server_memory_flat(
         assert received.hexdigest() == sent.hexdigest()
     assert upload.peak - upload.baseline < MAX_GROWTH_MIB
     assert download.peak - download.baseline < MAX_GROWTH_MIB
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_staged(
+    tmp_path: Path,
+) -> None:
+    limit = 3 * BLOCK + 17
+    server = start_server(tmp_path, extra_env={"LAKEVER_LIMITS__MAX_OBJECT_BYTES": str(limit)})
+    try:
+        with server.http() as http:
+            http.post(
+                "/repositories", json={"name": "limited", "storage_namespace": "local://limited"}
+            )
+            url = "/repositories/limited/branches/main/objects"
+            too_big = http.post(url, params={"path": "big.bin"}, content=blocks(hashlib.md5()))
+            assert too_big.status_code == 400
+            assert "maximum" in too_big.json()["message"]
+            stat = http.get(
+                "/repositories/limited/refs/main/objects/stat", params={"path": "big.bin"}
+            )
+            assert stat.status_code == 404
+            fits = http.post(url, params={"path": "ok.bin"}, content=b"x" * limit)
+            assert fits.status_code == 201
+    finally:
+        server.stop()
