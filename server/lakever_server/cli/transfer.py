@@ -177,13 +177,18 @@ def _chunks(source: BinaryIO, on_bytes: OnBytes) -> Iterator[bytes]:
 
 
 def upload_one(
-    client: LakeClient, repository: str, branch: str
+    client: LakeClient, repository: str, branch: str, content_type: str | None = None
 ) -> Callable[[Transfer, OnBytes], int]:
-    """An action streaming a local file to ``key`` on ``branch``."""
+    """An action streaming a local file to ``key`` on ``branch``.
+
+    The media type is ``content_type`` if given, else guessed from the key's name.
+    """
 
     def upload(transfer: Transfer, on_bytes: OnBytes) -> int:
         size = transfer.local.stat().st_size
-        content_type = mimetypes.guess_type(transfer.key)[0] or "application/octet-stream"
+        media_type = (
+            content_type or mimetypes.guess_type(transfer.key)[0] or "application/octet-stream"
+        )
         with transfer.local.open("rb") as source:
             stats = client.put_object(
                 repository,
@@ -191,7 +196,7 @@ def upload_one(
                 transfer.key,
                 _chunks(source, on_bytes),
                 size=size,
-                content_type=content_type,
+                content_type=media_type,
             )
         return stats.size_bytes if stats.size_bytes is not None else size
 

@@ -157,6 +157,32 @@ def test_large_object_streams_both_ways_with_its_content_type(
     assert not list(tmp_path.glob(".*lakever-partial"))
 
 
+def test_upload_content_type_is_guessed_or_given(
+    lakever: Lakever, repo: str, tmp_path: Path
+) -> None:
+    (tmp_path / "page.html").write_text("<p>x</p>")
+    (tmp_path / "blob").write_bytes(b"\x00\x01")
+    lakever.run("fs", "upload", str(tmp_path / "page.html"), f"lakefs://{repo}/main/")
+    lakever.run("fs", "upload", str(tmp_path / "blob"), f"lakefs://{repo}/main/")
+    lakever.run(
+        "fs",
+        "upload",
+        str(tmp_path / "blob"),
+        f"lakefs://{repo}/main/typed.csv",
+        "--content-type",
+        "text/csv",
+    )
+    types = {
+        name: lakever.json("fs", "stat", f"lakefs://{repo}/main/{name}")["content_type"]
+        for name in ("page.html", "blob", "typed.csv")
+    }
+    assert types == {
+        "page.html": "text/html",
+        "blob": "application/octet-stream",
+        "typed.csv": "text/csv",
+    }
+
+
 def test_upload_of_a_directory_needs_recursive(lakever: Lakever, repo: str, tmp_path: Path) -> None:
     result = lakever.run("fs", "upload", str(tmp_path), f"lakefs://{repo}/main/x/", code=2)
     assert "--recursive" in result.stderr

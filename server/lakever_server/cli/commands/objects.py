@@ -154,6 +154,10 @@ def upload(
         ),
     ],
     recursive: RecursiveOption = False,
+    content_type: Annotated[
+        str | None,
+        typer.Option("--content-type", help="Media type of every file (default: from its name)."),
+    ] = None,
     progress: ProgressOption = None,
     output: OutputOption = None,
 ) -> None:
@@ -169,7 +173,7 @@ def upload(
             local = Path(tmp) / Path(path).name
             copy_stdin_to(local, sys.stdin.buffer)
             transfers = [Transfer(path, local, local.stat().st_size)]
-            _run_upload(ctx, target, transfers, progress, fmt)
+            _run_upload(ctx, target, transfers, content_type, progress, fmt)
         return
     local_root = Path(source)
     if local_root.is_dir():
@@ -185,20 +189,21 @@ def upload(
         transfers = [Transfer(key, local_root, local_root.stat().st_size)]
     else:
         raise UsageError(f"{source}: no such file or directory")
-    _run_upload(ctx, target, transfers, progress, fmt)
+    _run_upload(ctx, target, transfers, content_type, progress, fmt)
 
 
 def _run_upload(
     ctx: typer.Context,
     target: LakeUri,
     transfers: list[Transfer],
+    content_type: str | None,
     progress: bool | None,
     fmt: OutputFormat,
 ) -> None:
     state = state_of(ctx)
     report = run_parallel(
         transfers,
-        upload_one(state.client, target.repository, target.ref_or_fail),
+        upload_one(state.client, target.repository, target.ref_or_fail, content_type),
         parallelism=state.parallelism,
         show_progress=wants_progress(progress, transfers),
         description="upload",
