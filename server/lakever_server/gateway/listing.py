@@ -56,7 +56,7 @@ async def get_bucket_location(request: S3Request) -> Response:
 
 @dataclass(frozen=True)
 class _Listing:
-    keys: list[Entry]
+    keys: list[tuple[str, Entry]]  # (full S3 key, entry)
     prefixes: list[str]
     truncated: bool
     next_after: str
@@ -91,6 +91,8 @@ async def _collect(
     if not slash:
         if delimiter == "/":
             return await _list_refs(request, prefix, after, amount)
+        if not delimiter:
+            return await request.call(_list_branches_contents, request, prefix, after, amount)
         raise S3Error("InvalidArgument", "the prefix must start with a ref: <ref>/<path>")
     ref_after = after[len(ref) + 1 :] if after.startswith(f"{ref}/") else ""
     if after and after > f"{ref}/" and not after.startswith(f"{ref}/"):
@@ -104,10 +106,43 @@ async def _collect(
         after=ref_after,
         amount=amount,
     )
-    keys = [item for item in page.results if isinstance(item, Entry)]
+    keys = [(f"{ref}/{item.path}", item) for item in page.results if isinstance(item, Entry)]
     prefixes = [f"{ref}/{item.path}" for item in page.results if isinstance(item, CommonPrefix)]
     next_after = f"{ref}/{page.next_after}" if page.has_more else ""
     return _Listing(keys, prefixes, page.has_more, next_after)
+
+
+def _list_branches_contents(
+    request: S3Request, branch_prefix: str, after: str, amount: int
+) -> _Listing:
+    """A recursive listing from the bucket's root: the keys of every branch whose name
+    starts with ``branch_prefix``, branch by branch (keys sort as ``<branch>/<path>``)."""
+    catalog = request.catalog
+    after_branch, _, after_path = after.partition("/")
+    keys: list[tuple[str, Entry]] = []
+    branch_cursor = ""
+    while True:
+        branches: Page[Branch] = catalog.list_branches(
+            request.repository, prefix=branch_prefix, after=branch_cursor, amount=100
+        )
+        for branch in branches.results:
+            if branch.id < after_branch:
+                continue
+            cursor = after_path if branch.id == after_branch else ""
+            while True:
+                page: Page[Entry | CommonPrefix] = catalog.list_entries(
+                    request.repository, branch.id, after=cursor, amount=amount - len(keys)
+                )
+                entries = [e for e in page.results if isinstance(e, Entry)]
+                keys += [(f"{branch.id}/{e.path}", e) for e in entries]
+                if len(keys) >= amount:
+                    return _Listing(keys, [], True, keys[-1][0])
+                if not page.has_more:
+                    break
+                cursor = page.next_after
+        if not branches.has_more:
+            return _Listing(keys, [], False, "")
+        branch_cursor = branches.next_after
 
 
 def _encoder(request: S3Request) -> Callable[[str], str]:
@@ -119,14 +154,14 @@ def _encoder(request: S3Request) -> Callable[[str], str]:
     return lambda value: quote(value, safe="/")
 
 
-def _contents(listing: _Listing, ref: str, encode: Callable[[str], str]) -> list[Node]:
+def _contents(listing: _Listing, encode: Callable[[str], str]) -> list[Node]:
     nodes: list[Node] = []
-    for entry in listing.keys:
+    for key, entry in listing.keys:
         nodes.append(
             (
                 "Contents",
                 [
-                    ("Key", encode(f"{ref}/{entry.path}")),
+                    ("Key", encode(key)),
                     ("LastModified", iso8601(entry.mtime)),
                     ("ETag", f'"{entry.checksum}"'),
                     ("Size", entry.size_bytes),
@@ -160,7 +195,6 @@ async def list_objects(request: S3Request) -> Response:
     else:
         after = request.query.get("marker", "")
     listing = await _collect(request, prefix, delimiter, after, amount)
-    ref = prefix.partition("/")[0]
     common: list[Node] = [
         ("Name", request.repository),
         ("Prefix", encode(prefix)),
@@ -182,4 +216,4 @@ async def list_objects(request: S3Request) -> Response:
             ("Marker", encode(after)),
             ("NextMarker", encode(listing.next_after) if listing.truncated else None),
         ]
-    return xml_response("ListBucketResult", common + specific + _contents(listing, ref, encode))
+    return xml_response("ListBucketResult", common + specific + _contents(listing, encode))

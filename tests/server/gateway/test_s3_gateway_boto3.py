@@ -289,3 +289,26 @@ def test_sigv2_clients_read_and_write(server: RunningServer, repo: str) -> None:
     old = s3_client(server, signature_version="s3")
     old.put_object(Bucket=repo, Key="main/v2.txt", Body=b"signed v2", Metadata={"a": "b"})
     assert old.get_object(Bucket=repo, Key="main/v2.txt")["Body"].read() == b"signed v2"
+
+
+def test_a_recursive_listing_from_the_bucket_root_spans_branches(
+    server: RunningServer, s3: Any, repo: str
+) -> None:
+    s3.put_object(Bucket=repo, Key="main/m1", Body=b"1")
+    s3.put_object(Bucket=repo, Key="main/m2", Body=b"2")
+    with server.sdk_client() as client:
+        lakefs_sdk.BranchesApi(client).create_branch(
+            repo, lakefs_sdk.BranchCreation(name="dev", source="main")
+        )
+    s3.put_object(Bucket=repo, Key="dev/d1", Body=b"3")
+    keys: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": repo, "MaxKeys": 2}
+    while True:
+        page = s3.list_objects_v2(**kwargs)
+        keys += [o["Key"] for o in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    assert keys == ["dev/d1", "main/m1", "main/m2"]
+    only_main = s3.list_objects_v2(Bucket=repo, Prefix="ma")
+    assert [o["Key"] for o in only_main["Contents"]] == ["main/m1", "main/m2"]

@@ -123,3 +123,18 @@ def test_pandas_reads_csv_from_a_commit(server: RunningServer, repo: str) -> Non
         f"s3://{repo}/{commit_id}/csv/a.csv", storage_options=storage_options(server)
     )
     assert frame.to_dict("list") == {"x": [1, 3], "y": [2, 4]}
+
+
+def test_pyarrow_walks_a_whole_repository(
+    arrow_fs: pyarrow.fs.S3FileSystem, server: RunningServer
+) -> None:
+    walked_repo = create_repository(server, "walk")
+    for key in ("main/a.txt", "main/dir/b.txt"):
+        s3_client(server).put_object(Bucket=walked_repo, Key=key, Body=b"x")
+    selector = pyarrow.fs.FileSelector(walked_repo, recursive=True)
+    files = sorted(
+        i.path for i in arrow_fs.get_file_info(selector) if i.type == pyarrow.fs.FileType.File
+    )
+    assert files == [f"{walked_repo}/main/a.txt", f"{walked_repo}/main/dir/b.txt"]
+    top = pyarrow.fs.FileSelector(walked_repo)
+    assert [i.base_name for i in arrow_fs.get_file_info(top)] == ["main"]
