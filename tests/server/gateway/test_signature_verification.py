@@ -168,3 +168,19 @@ def test_sigv2_presigned_urls_verify_until_they_expire() -> None:
     assert sigv2.verify_presigned(request, lookup).access_key_id == ACCESS_KEY_ID
     later = datetime.now(UTC) + timedelta(seconds=120)
     assert refused_code(sigv2.verify_presigned, request, now=later) == "AccessDenied"
+
+
+def test_extending_a_presigned_url_expiry_breaks_its_signature() -> None:
+    url = s3_client().generate_presigned_url(
+        "get_object", Params={"Bucket": "repo", "Key": "main/a"}, ExpiresIn=60
+    )
+    request = to_signable("GET", url.replace("X-Amz-Expires=60", "X-Amz-Expires=600"), {})
+    assert refused_code(sigv4.verify_presigned, request) == "SignatureDoesNotMatch"
+
+
+def test_presigned_urls_valid_longer_than_a_week_are_refused() -> None:
+    url = s3_client().generate_presigned_url(
+        "get_object", Params={"Bucket": "repo", "Key": "main/a"}, ExpiresIn=8 * 24 * 3600
+    )
+    request = to_signable("GET", url, {})
+    assert refused_code(sigv4.verify_presigned, request) == "AuthorizationQueryParametersError"
