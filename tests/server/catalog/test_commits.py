@@ -143,3 +143,13 @@ def test_ambiguous_commit_prefix_is_invalid(catalog: Catalog, repo: str) -> None
     record = catalog.graveler.get_repository(repo)
     with pytest.raises(InvalidValue):
         catalog.graveler.refs.find_commit_by_prefix(record, shared)
+
+
+def test_log_since_keeps_only_newer_commits(catalog: Catalog, repo: str) -> None:
+    created = catalog.get_commit(repo, "main").creation_date
+    dates = [created + 1000, created + 2000, created + 3000]
+    for day, date in enumerate(dates):
+        put(catalog, repo, "main", f"day-{day}", str(day))
+        catalog.commit(repo, "main", f"day {day}", "me", date=date)
+    newer = catalog.log(repo, "main", since=dates[1])
+    assert [c.message for c in newer.results] == ["day 2", "day 1"]

@@ -188,3 +188,23 @@ def test_merge_from_a_tag_or_commit(catalog: Catalog, repo: str) -> None:
     catalog.create_tag(repo, "rel", c)
     catalog.merge(repo, "rel", "main", "me")
     assert paths(catalog, repo, "main") == ["a"]
+
+
+def test_content_is_never_rewritten_by_branch_commit_merge_or_revert(
+    catalog: Catalog, repo: str, namespace: str
+) -> None:
+    written = put(catalog, repo, "main", "data.csv", "a,b\n1,2\n")
+    catalog.commit(repo, "main", "data", "me")
+    blobs_before = [b.address for b in catalog.block.list_prefix(f"{namespace}/data/")]
+    catalog.create_branch(repo, "run", "main")
+    commit_files(catalog, repo, "run", {"other.csv": "x"})
+    catalog.merge(repo, "run", "main", "me")
+    catalog.revert(repo, "main", ["main"], "me", parent_number=1)
+    blobs_after = [b.address for b in catalog.block.list_prefix(f"{namespace}/data/")]
+    assert set(blobs_before) <= set(blobs_after)
+    assert len(blobs_after) == len(blobs_before) + 1  # only other.csv's upload was added
+    for ref in ("main", "run", "main~1"):
+        entry = catalog.get_entry(repo, ref, "data.csv")
+        assert entry.physical_address == written.physical_address
+        assert entry.checksum == written.checksum
+    assert read(catalog, repo, "main", "data.csv") == b"a,b\n1,2\n"
