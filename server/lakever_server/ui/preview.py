@@ -1,8 +1,9 @@
 """Previews on the object page: text, images, and the first rows of CSV and Parquet files.
 
 Every preview reads a bounded amount: at most ``TEXT_BYTES`` of a text or CSV file, and
-for Parquet the footer plus the first row group's pages it needs, through ranged reads
-(``RangeReader``), so previewing a large file costs what the preview shows.
+for Parquet the footer plus the first pages of each column of the first row group, read
+page by page through ranged reads (``RangeReader``), so previewing a large file costs
+what the preview shows, not the file's size.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lakever_server.catalog.models import Entry
 TEXT_BYTES = 64 * 1024
 PREVIEW_ROWS = 50
 MAX_CELL_CHARS = 200
+PARQUET_BUFFER = 64 * 1024
 IMAGE_TYPES = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -164,10 +166,19 @@ def parquet_preview(catalog: CatalogService, entry: Entry) -> Preview:
 
     try:
         with RangeReader(catalog, entry) as raw:
-            parquet = pq.ParquetFile(io.BufferedReader(raw, buffer_size=256 * 1024))
+            # Stream column chunks page by page (buffer_size, no pre-buffering) instead
+            # of reading whole chunks; only the first row group is asked for.
+            parquet = pq.ParquetFile(
+                io.BufferedReader(raw, buffer_size=PARQUET_BUFFER),
+                buffer_size=PARQUET_BUFFER,
+                pre_buffer=False,
+            )
             total = parquet.metadata.num_rows
             columns = [str(name) for name in parquet.schema_arrow.names]
-            batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
+            batches = parquet.iter_batches(
+                batch_size=PREVIEW_ROWS, row_groups=[0] if parquet.num_row_groups else []
+            )
+            batch = next(batches, None)
             records = batch.to_pylist() if batch is not None else []
     except (pa.ArrowException, OSError, ValueError) as err:
         return Preview("none", note=f"cannot read as Parquet: {err}")
