@@ -40,6 +40,7 @@ PARTITION = "auth"
 QUICKSTART_USER = "admin"
 QUICKSTART_ACCESS_KEY_ID = "AKIAIOSFOLQUICKSTART"
 QUICKSTART_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+QUICKSTART_RACE_WAIT_S = 10.0
 
 _USER_ID = re.compile(r"^[\w@.+=,-]{1,128}$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
@@ -110,13 +111,28 @@ class AuthService:
         return credential
 
     def ensure_quickstart_admin(self) -> Credential:
-        """Create (once) the ``admin`` user with lakeFS's documented quickstart keys."""
+        """Create (once) the ``admin`` user with lakeFS's documented quickstart keys.
+
+        Replicas starting together on one metadata store may race here: the loser waits
+        for the winner's key instead of failing.
+        """
         existing = self.lookup_credential(QUICKSTART_ACCESS_KEY_ID, use_cache=False)
         if existing is not None:
             return existing
         if self.is_initialized():
             raise InvalidValue("the server was set up without quickstart; start it without it")
-        return self.setup(QUICKSTART_USER, QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY)
+        try:
+            return self.setup(
+                QUICKSTART_USER, QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY
+            )
+        except AlreadyExists:
+            deadline = time.monotonic() + QUICKSTART_RACE_WAIT_S
+            while time.monotonic() < deadline:
+                existing = self.lookup_credential(QUICKSTART_ACCESS_KEY_ID, use_cache=False)
+                if existing is not None:
+                    return existing
+                time.sleep(0.05)
+            raise
 
     def admin_id(self) -> str | None:
         """The user created by first-run setup (or quickstart): the one administrator."""
