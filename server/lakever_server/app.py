@@ -18,6 +18,7 @@ from lakever_server.api.fastpath import ObjectReadFastPath
 from lakever_server.gateway import create_gateway_app
 from lakever_server.services import Services
 from lakever_server.ui import create_ui_app, is_ui_path
+from lakever_server.webhdfs import create_webhdfs_app
 
 
 def is_s3_request(scope: Scope) -> bool:
@@ -56,6 +57,7 @@ class LakeverApp:
         self.max_header_bytes = services.settings.limits.max_header_bytes
         self.fast_path = ObjectReadFastPath(services)
         self.ui: ASGIApp = create_ui_app(services)
+        self.webhdfs: ASGIApp = create_webhdfs_app(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _header_bytes(scope) > self.max_header_bytes:
@@ -63,6 +65,8 @@ class LakeverApp:
             return
         if scope["type"] in ("http", "websocket") and is_s3_request(scope):
             await self.gateway(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"].startswith("/webhdfs/"):
+            await self.webhdfs(scope, receive, send)
         elif scope["type"] == "http" and await self.fast_path.handle(scope, receive, send):
             return
         elif scope["type"] == "http" and is_ui_path(scope["path"]):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,28 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import TEST_SECRET_KEY, RunningServer, free_port
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def start_webhdfs_server(data_dir: Path) -> RunningServer:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEVER_")}
-    env["LAKEVER_AUTH__ENCRYPT__SECRET_KEY"] = TEST_SECRET_KEY
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-m", "tests.server.webhdfs.webhdfs_server"]
-    command += ["--data-dir", str(data_dir), "--port", str(port)]
-    server = RunningServer(data_dir=data_dir, port=port, command=command, env=env)
-    server.start()
-    return server
+from tests.support.server import RunningServer, start_server
 
 
 @pytest.fixture(scope="module")
 def webhdfs_server() -> Iterator[RunningServer]:
+    """The real ``lakever-server run --quickstart`` process (WebHDFS on the API's port)."""
     with tempfile.TemporaryDirectory(prefix="lakever-webhdfs-") as data_dir:
-        server = start_webhdfs_server(Path(data_dir))
+        server = start_server(Path(data_dir))
         try:
             yield server
         finally:
