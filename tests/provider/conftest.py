@@ -57,17 +57,29 @@ def airflow_db() -> Path:
 
 
 def _point_airflow_at(db: Path) -> None:
-    """Make this process use ``db`` even if another test module imported Airflow first."""
+    """Make this process use our settings even if another test module imported Airflow first.
+
+    Airflow reads its configuration once, at import: when a module outside
+    ``tests/provider`` imported it earlier in this worker, the environment above came too
+    late, so the settings are applied to both configuration objects (core and task SDK)
+    and the ORM is pointed at ``db``.
+    """
     from airflow import settings
     from airflow.configuration import conf
+    from airflow.sdk.configuration import conf as sdk_conf
 
-    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    dags = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
-    if conf.get("database", "sql_alchemy_conn") != url or conf.get("core", "dags_folder") != dags:
-        conf.set("database", "sql_alchemy_conn", url)
-        conf.set("core", "dags_folder", dags)
-        settings.SQL_ALCHEMY_CONN = url
-        settings.DAGS_FOLDER = dags
+    stale = False
+    for name, value in os.environ.items():
+        if not name.startswith("AIRFLOW__") or name.count("__") != 2:
+            continue
+        section, key = name.removeprefix("AIRFLOW__").lower().split("__")
+        for parser in (conf, sdk_conf):
+            if parser.get(section, key, fallback=None) != value:
+                parser.set(section, key, value)
+                stale = True
+    if stale:
+        settings.SQL_ALCHEMY_CONN = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        settings.DAGS_FOLDER = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
         settings.reconfigure_orm()
     assert db.exists()
 
