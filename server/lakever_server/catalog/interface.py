@@ -15,7 +15,8 @@ layer runs them in a thread pool). Errors are from ``lakever_server.errors``:
 - ``TooManyRequests``: a branch-head race lost repeatedly; the client may retry.
 
 Refs accepted wherever ``ref`` appears: a full or unique-prefix commit id, a branch, a
-tag, with modifiers ``~N``, ``^N``, ``@`` (committed only) and ``$`` (staging view).
+tag, with modifiers ``~N``, ``^N``, ``@`` (committed only) and ``$`` (the branch's uncommitted
+workspace, read like the branch; refused where a commit is needed, as in lakeFS).
 Paths are object keys: UTF-8, no NUL, at most 1024 bytes, not empty.
 """
 
