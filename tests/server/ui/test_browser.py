@@ -126,39 +126,40 @@ def test_log_in_browse_compare_merge_and_see_a_conflict(
     _shot(page, "02-repositories")
     page.click(f"text={repo}")
     expect(page.locator("table.objects")).to_contain_text("README.md")
+    _shot(page, "03-objects")
     page.click("text=tables/")
     page.click("text=events/")
     page.click("text=events.parquet")
     expect(page.locator(".preview")).to_contain_text("first 50 of 3000 rows")
     expect(page.locator(".preview th").first).to_have_text("event_id")
-    _shot(page, "03-parquet-preview")
+    _shot(page, "04-parquet-preview")
     page.goto(f"/repositories/{repo}/objects?ref=main&path=reports/daily.png")
     image = page.locator("img.image-preview")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") == 320
-    _shot(page, "04-image-preview")
+    _shot(page, "05-image-preview")
 
     # The commit log links back to the Airflow task that made the commit.
     page.click("nav.tabs >> text=Commits")
     link = page.locator("a.extlink").first
     expect(link).to_have_attribute("href", AIRFLOW_TASK_URL)
     expect(link).to_contain_text("orders_daily.commit_run")
-    _shot(page, "05-commit-log")
+    _shot(page, "06-commit-log")
 
     # Branches: protection shown.
     page.click("nav.tabs >> text=Branches")
     expect(page.locator("tr", has_text="main").locator(".badge-protected")).to_be_visible()
-    _shot(page, "06-branches")
+    _shot(page, "07-branches")
 
     # Compare the run branch with main, and merge it.
     page.goto(f"/repositories/{repo}/compare?ref=main&compare={run}")
     expect(page.locator("table.diff")).to_contain_text("day=2026-11-21/part-0.csv")
-    _shot(page, "07-compare")
+    _shot(page, "08-compare")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("section.merge button[type=submit]")
     expect(page.locator("h1.commit-message")).to_have_text(f"Merge '{run}' into 'main'")
     expect(page.locator("table.diff")).to_contain_text("day=2026-11-21/part-1.csv")
-    _shot(page, "08-merge-commit")
+    _shot(page, "09-merge-commit")
     assert lake.read(repo, "main", "tables/orders/day=2026-11-21/part-1.csv").status_code == 200
 
     # A backfill that rewrote the same files as main: the conflict page shows both sides.
@@ -170,7 +171,7 @@ def test_log_in_browse_compare_merge_and_see_a_conflict(
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("README.md")
     expect(rows.nth(1)).to_contain_text("tables/events/events.parquet")
-    _shot(page, "09-merge-conflict")
+    _shot(page, "10-merge-conflict")
 
     # Signing out ends the session: the same page now asks for a login.
     page.click("text=Sign out")
