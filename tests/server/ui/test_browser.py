@@ -2,8 +2,9 @@
 
 A user logs in, browses a repository and previews a Parquet file, reads the commit log
 with its Airflow link, compares a run branch with ``main`` and merges it, then meets a
-merge conflict. Each step saves a screenshot under ``docs/screenshots/`` (shown in
-``docs/ui.md``).
+merge conflict. Each step saves a screenshot: under ``docs/screenshots/`` (shown in
+``docs/ui.md`` and the README) when ``LAKEVER_UPDATE_SCREENSHOTS=1``, otherwise in a
+temporary directory, so a test run never modifies the working tree.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests.server.ui.ui_client import Lake
 from tests.support.server import RunningServer
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -79,10 +80,17 @@ def demo_repository(lake: Lake) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser_page(lakever_server: RunningServer) -> Iterator[Any]:
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("LAKEVER_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return DOCS_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser_page(lakever_server: RunningServer, screenshots: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -97,12 +105,16 @@ def browser_page(lakever_server: RunningServer) -> Iterator[Any]:
         browser.close()
 
 
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def _shot(page: Any, directory: Path, name: str) -> None:
+    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
 
 
 def test_log_in_browse_compare_merge_and_see_a_conflict(
-    browser_page: Any, demo_repository: str, lakever_server: RunningServer, lake: Lake
+    browser_page: Any,
+    screenshots: Path,
+    demo_repository: str,
+    lakever_server: RunningServer,
+    lake: Lake,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -116,50 +128,50 @@ def test_log_in_browse_compare_merge_and_see_a_conflict(
     )
     page.fill("input[name=access_key_id]", lakever_server.access_key_id)
     page.fill("input[name=secret_access_key]", lakever_server.secret_access_key)
-    _shot(page, "01-login")
+    _shot(page, screenshots, "01-login")
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Compare")
 
     # Repositories, then the object browser, a folder, and a Parquet preview.
     page.click("a.brand")
     expect(page.locator("table.listing")).to_contain_text(repo)
-    _shot(page, "02-repositories")
+    _shot(page, screenshots, "02-repositories")
     page.click(f"text={repo}")
     expect(page.locator("table.objects")).to_contain_text("README.md")
-    _shot(page, "03-objects")
+    _shot(page, screenshots, "03-objects")
     page.click("text=tables/")
     page.click("text=events/")
     page.click("text=events.parquet")
     expect(page.locator(".preview")).to_contain_text("first 50 of 3000 rows")
     expect(page.locator(".preview th").first).to_have_text("event_id")
-    _shot(page, "04-parquet-preview")
+    _shot(page, screenshots, "04-parquet-preview")
     page.goto(f"/repositories/{repo}/objects?ref=main&path=reports/daily.png")
     image = page.locator("img.image-preview")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") == 320
-    _shot(page, "05-image-preview")
+    _shot(page, screenshots, "05-image-preview")
 
     # The commit log links back to the Airflow task that made the commit.
     page.click("nav.tabs >> text=Commits")
     link = page.locator("a.extlink").first
     expect(link).to_have_attribute("href", AIRFLOW_TASK_URL)
     expect(link).to_contain_text("orders_daily.commit_run")
-    _shot(page, "06-commit-log")
+    _shot(page, screenshots, "06-commit-log")
 
     # Branches: protection shown.
     page.click("nav.tabs >> text=Branches")
     expect(page.locator("tr", has_text="main").locator(".badge-protected")).to_be_visible()
-    _shot(page, "07-branches")
+    _shot(page, screenshots, "07-branches")
 
     # Compare the run branch with main, and merge it.
     page.goto(f"/repositories/{repo}/compare?ref=main&compare={run}")
     expect(page.locator("table.diff")).to_contain_text("day=2026-11-21/part-0.csv")
-    _shot(page, "08-compare")
+    _shot(page, screenshots, "08-compare")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("section.merge button[type=submit]")
     expect(page.locator("h1.commit-message")).to_have_text(f"Merge '{run}' into 'main'")
     expect(page.locator("table.diff")).to_contain_text("day=2026-11-21/part-1.csv")
-    _shot(page, "09-merge-commit")
+    _shot(page, screenshots, "09-merge-commit")
     assert lake.read(repo, "main", "tables/orders/day=2026-11-21/part-1.csv").status_code == 200
 
     # A backfill that rewrote the same files as main: the conflict page shows both sides.
@@ -171,7 +183,7 @@ def test_log_in_browse_compare_merge_and_see_a_conflict(
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("README.md")
     expect(rows.nth(1)).to_contain_text("tables/events/events.parquet")
-    _shot(page, "10-merge-conflict")
+    _shot(page, screenshots, "10-merge-conflict")
 
     # Signing out ends the session: the same page now asks for a login.
     page.click("text=Sign out")
