@@ -141,6 +141,26 @@ def test_import_links_block_store_data_without_copying(
     assert stat.physical_address == "local://landing/2024-01-01/a.json"
 
 
+def test_import_of_a_single_object(lakever_server: RunningServer, repo: Any) -> None:
+    landing = lakever_server.data_dir / "blocks" / "single"
+    landing.mkdir(parents=True)
+    (landing / "only.csv").write_text("x\n1\n")
+    (landing / "shared.csv").write_text("a\n")
+    (landing / "shared.csv.bak").write_text("b\n")
+    branch = repo.branch("single").create(source_reference="main")
+    status = (
+        branch.import_data(commit_message="one object")
+        .object("local://single/only.csv", destination="tables/only.csv")
+        .run(poll_interval=timedelta(milliseconds=50))
+    )
+    assert status.completed
+    assert [o.path for o in branch.objects(prefix="tables/")] == ["tables/only.csv"]
+    with pytest.raises(lakefs.exceptions.BadRequestException):
+        branch.import_data(commit_message="ambiguous").object(
+            "local://single/shared.csv", destination="tables/shared.csv"
+        ).start()
+
+
 def _table() -> pa.Table:
     return pa.table({"id": [1, 2, 3], "name": ["ada", "grace", "edsger"]})
 

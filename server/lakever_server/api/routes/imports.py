@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -20,7 +21,8 @@ from lakever_server.api.deps import ServicesDep, UserDep, check_prefix, current_
 from lakever_server.api.schemas import ImportCreation
 from lakever_server.catalog.interface import CatalogService
 from lakever_server.catalog.models import Commit
-from lakever_server.errors import Conflict, LakeverError, NotFound
+from lakever_server.errors import Conflict, InvalidValue, LakeverError, NotFound
+from lakever_server.services import Services
 from lakever_server.storage.block import parse_address
 
 router = APIRouter(tags=["import"], dependencies=[Depends(current_user)])
@@ -117,6 +119,15 @@ def _jobs(request: Request) -> ImportJobs:
 JobsDep = Annotated[ImportJobs, Depends(_jobs)]
 
 
+def _check_single_object(services: Services, address: str) -> None:
+    """An ``object`` location imports exactly that blob. It is imported as a prefix, so
+    refuse it when other blobs share the prefix (``a.csv`` next to ``a.csv.bak``)."""
+    found = [blob.address for blob in islice(services.block.list_prefix(address), 2)]
+    if found != [address]:
+        what = "does not exist" if not found else "is a prefix of other objects"
+        raise InvalidValue(f"import object {address} {what}", field="paths")
+
+
 @router.post(IMPORT, status_code=202)
 def import_start(
     repository: str,
@@ -131,6 +142,8 @@ def import_start(
     for location in body.paths:
         parse_address(location.path)
         check_prefix(location.destination, "destination")
+        if location.type == "object":
+            _check_single_object(services, location.path)
     job = jobs.start(services.catalog, repository, branch, body, user.id)
     return {"id": job.id}
 
