@@ -145,12 +145,15 @@ class BlockNodeStore:
         failure: BaseException | None = None
         for address, future in done:
             error = future.exception()
+            if error is not None:
+                # Uncache before the in-flight entry goes: in between, another thread's
+                # save must see either the failed write (and report it) or no node at
+                # all (and write it), never a cached node that was not stored.
+                self.cache.discard(address)
+                failure = failure or error
             with self._lock:
                 if self._in_flight.get(address, (None,))[0] is future:
                     del self._in_flight[address]
-            if error is not None:
-                self.cache.discard(address)  # not stored: a later save must write it
-                failure = failure or error
         if failure is not None:
             raise failure
 

@@ -18,7 +18,7 @@ from lakever_server.graveler.tree import (
     NodeCache,
     Tree,
 )
-from lakever_server.graveler.tree.codec import decode, encode, node_id
+from lakever_server.graveler.tree.codec import Node, decode, encode, node_id
 from lakever_server.storage.block.memory import MemoryBlockStore
 
 from .trees import CountingNodeStore, lake_items
@@ -226,3 +226,56 @@ def test_threads_sharing_a_store_each_get_their_own_complete_trees() -> None:
     for t, batch in enumerate(batches):
         assert roots[t] == Tree(MemoryNodeStore()).build(sorted(base_items + batch))
         assert list(reader.iterate(roots[t], b"data/thread-")) == batch
+
+
+class _FailingNodeBlocks(MemoryBlockStore):
+    """A durable-looking store (so puts run in parallel) whose puts fail while set."""
+
+    schemes = ("disk",)
+    failing = True
+
+    def put(self, address: str, chunks: Any) -> Any:
+        if self.failing:
+            raise OSError("disk full")
+        return super().put(address, chunks)
+
+
+class _RacingCache(NodeCache):
+    """Runs ``race`` (once) in another thread just as a failed node is uncached."""
+
+    race: Any = None
+
+    def discard(self, key: str) -> None:
+        race, self.race = self.race, None
+        if race is not None:
+            racer = threading.Thread(target=race)
+            racer.start()
+            racer.join()
+        super().discard(key)
+
+
+def test_a_save_racing_with_a_failed_write_never_skips_the_unstored_node() -> None:
+    block = _FailingNodeBlocks()
+    cache = _RacingCache()
+    store = BlockNodeStore(block, "disk://repo", cache, write_concurrency=4)
+    node = Node.leaf([b"k"], [b"v"])
+    data = encode(node)
+    nid = node_id(data)
+    store.save_node(nid, node, data)  # handed to the pool; it will fail
+    outcomes: list[str] = []
+
+    def race() -> None:
+        block.failing = False  # a write of its own would now succeed
+        try:
+            store.save_node(nid, node, data)
+            store.flush()
+            outcomes.append("saved")
+        except OSError:
+            outcomes.append("failed")
+
+    cache.race = race
+    with pytest.raises(OSError, match="disk full"):
+        store.flush()
+    assert outcomes in (["failed"], ["saved"])
+    if outcomes == ["saved"]:
+        assert block.exists(store.address(nid))
