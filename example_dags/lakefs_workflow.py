@@ -15,6 +15,7 @@ or failed run.
 - ``merge``: the run branch into ``main``; ``verify_published`` reads it back there.
 - ``rollback``: runs when any of those fails; reverts the merge if it reached ``main`` and
   keeps the run branch for troubleshooting (see ``troubleshoot_failed_run``).
+- ``report_failure``: fails the DAG run after a rollback (which itself succeeds).
 - ``cleanup``: a teardown deleting the run branch of a successful run.
 
 Connections: ``lakever_default`` (the server) and ``spark_local`` (``spark`` type, host
@@ -185,6 +186,15 @@ with DAG(
         keep_branch=True,
         trigger_rule="one_failed",
     )
+
+    @task(trigger_rule="one_failed")
+    def report_failure() -> None:
+        """Fail the DAG run when a step failed, even though the rollback succeeded."""
+        raise AirflowFailException(
+            "a step of this run failed: main does not hold its output (see rollback); "
+            "the run branch is kept for troubleshoot_failed_run"
+        )
+
     cleanup = DeleteBranchOperator(
         task_id="cleanup",
         repository=REPOSITORY_PARAM,
@@ -193,5 +203,7 @@ with DAG(
     )
 
     wait_for_input >> create_branch >> spark_submit >> commit >> checked >> merge >> verified
-    [spark_submit, commit, checked, merge, verified] >> rollback
+    steps = [spark_submit, commit, checked, merge, verified]
+    steps >> rollback
+    [*steps, rollback] >> report_failure()
     [verified, rollback] >> cleanup.as_teardown(setups=create_branch)

@@ -58,8 +58,11 @@ with DAG(
 ) as dag:
 
     @task
-    def find_failed_commit(repository: str, dag_id: str, run_id: str) -> dict[str, str]:
+    def find_failed_commit(
+        repository: str, failed_dag_id: str, failed_run_id: str
+    ) -> dict[str, str]:
         """The commit the failed run's ``commit`` task recorded on its kept run branch."""
+        dag_id, run_id = failed_dag_id, failed_run_id
         if not run_id:
             raise AirflowFailException("set the failed_run_id param to the run to investigate")
         hook = LakeverHook(CONN_ID)

@@ -13,7 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="$ROOT/.venv/bin/python"
-STATE="$ROOT/.lakever/standalone"
+STATE="${LAKEVER_STANDALONE_DIR:-$ROOT/.lakever/standalone}"
 LAKEVER_PORT="${LAKEVER_PORT:-8000}"
 AIRFLOW_PORT="${AIRFLOW_PORT:-8080}"
 AIRFLOW_PASSWORD="${AIRFLOW_PASSWORD:-lakever}"
@@ -44,7 +44,7 @@ while True:
             break
     except OSError:
         if time.monotonic() > deadline:
-            sys.exit("lakever-server did not start; see .lakever/standalone/server.log")
+            sys.exit("lakever-server did not start; see the server.log of the standalone directory")
         time.sleep(0.2)
 
 from lakefs_sdk import Configuration
@@ -66,7 +66,14 @@ export PATH="$ROOT/.venv/bin:$PATH"
 export AIRFLOW_HOME="$STATE/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/example_dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_PORT"
+# Tasks report to the API server's execution API: on this port, not the default 8080.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"
+# Every component shares one small machine here; the 5 s default fails tasks under load.
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
+export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT="${AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT:-120}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
 printf '{"admin": "%s"}\n' "$AIRFLOW_PASSWORD" >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"

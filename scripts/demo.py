@@ -151,8 +151,8 @@ def show_totals(client: Any, day: str) -> None:
 
 
 def main() -> int:
-    from lakefs_sdk import Configuration
     from lakefs_sdk.client import LakeFSClient
+    from lakefs_sdk.configuration import Configuration
     from lakever_examples.local_run import failure_excerpt
     from lakever_examples.repository import ensure_repository, seed_orders
 
@@ -165,7 +165,7 @@ def main() -> int:
     server = start_server(port)
     try:
         url = f"http://127.0.0.1:{port}"
-        client = LakeFSClient(
+        client = LakeFSClient(  # type: ignore[no-untyped-call]
             Configuration(
                 host=f"{url}/api/v1",
                 username=QUICKSTART_ACCESS_KEY_ID,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import lakefs_sdk
 from lakefs_sdk.exceptions import NotFoundException
+from lakefs_sdk.models.commit_creation import CommitCreation
+from lakefs_sdk.models.repository_creation import RepositoryCreation
 
 from lakever_examples.data import csv_bytes, orders_path, orders_table
 
@@ -27,8 +28,12 @@ def ensure_repository(client: Any, name: str, *, default_branch: str = "main") -
     except NotFoundException:
         pass
     client.repositories_api.create_repository(
-        lakefs_sdk.RepositoryCreation(
-            name=name, storage_namespace=f"local://{name}", default_branch=default_branch
+        RepositoryCreation.from_dict(
+            {
+                "name": name,
+                "storage_namespace": f"local://{name}",
+                "default_branch": default_branch,
+            }
         )
     )
 
@@ -50,9 +55,11 @@ def seed_orders(client: Any, repository: str, day: str, *, rows: int = 200) -> s
         client.commits_api.commit(
             repository,
             "main",
-            lakefs_sdk.CommitCreation(
-                message=f"Ingest orders of {day}",
-                metadata={"source": "lakever-examples seed", "date": day},
+            CommitCreation.from_dict(
+                {
+                    "message": f"Ingest orders of {day}",
+                    "metadata": {"source": "lakever-examples seed", "date": day},
+                }
             ),
         )
     return str(client.branches_api.get_branch(repository, "main").commit_id)
