@@ -45,6 +45,8 @@ class MetadataSettings(_Section):
 
     url: str | None = None
     """``sqlite:///<path>`` or ``postgresql://...``; default ``sqlite:///<data_dir>/metadata.db``."""
+    migrate_on_start: bool = True
+    """Upgrade the metadata schema (Alembic) on start; else ``lakever-server migrate``."""
 
 
 class LocalBlockstoreSettings(_Section):
@@ -95,6 +97,16 @@ class LimitsSettings(_Section):
     """Validity of the signed token returned by ``get physical address``."""
 
 
+class ObservabilitySettings(_Section):
+    """Logs and metrics."""
+
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one JSON object per line with the request id; ``text`` for humans."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serve Prometheus ``/metrics`` on this separate port; ``None``: no metrics listener."""
+
+
 class Settings(BaseSettings):
     """Every setting of lakever-server (see ``docs/configuration.md``)."""
 
@@ -108,6 +120,7 @@ class Settings(BaseSettings):
     blockstore: BlockstoreSettings = Field(default_factory=BlockstoreSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     quickstart: bool = False
     """Create the quickstart admin (``AKIAIOSFOLQUICKSTART``) on start when absent."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
