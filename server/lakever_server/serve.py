@@ -24,6 +24,8 @@ from lakever_server.app import create_app
 from lakever_server.auth import QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY
 from lakever_server.config import load_settings
 from lakever_server.errors import LakeverError
+from lakever_server.observability.logs import configure_logging
+from lakever_server.observability.runtime import start_observability
 from lakever_server.services import build_services
 
 log = logging.getLogger("lakever_server")
@@ -84,10 +86,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, _overrides(args))
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.observability.log_format)
     services = build_services(settings)
+    observability = start_observability(services)
     try:
         if settings.quickstart:
             print(
@@ -102,16 +103,18 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         config = uvicorn.Config(
-            create_app(services),
+            observability.wrap(create_app(services)),
             host=settings.listen.host,
             port=settings.listen.port,
             log_level=settings.log_level,
             access_log=settings.log_level == "debug",
             timeout_graceful_shutdown=30,
             h11_max_incomplete_event_size=64 * 1024,
+            log_config=None,  # configure_logging set every handler
         )
         GracefulServer(config).run()
     finally:
+        observability.close()
         services.close()
     log.info("lakever-server stopped")
     return 0
