@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from lakever_server import __version__
 from lakever_server.api.deps import ServicesDep, current_user
 from lakever_server.config import Settings
+from lakever_server.observability.health import check_stores
 
 public = APIRouter(tags=["config"])
 router = APIRouter(tags=["config"], dependencies=[Depends(current_user)])
@@ -49,8 +52,16 @@ def version_config() -> dict[str, Any]:
 
 
 @public.get("/healthcheck", status_code=204)
-async def health_check() -> Response:
-    return Response(status_code=204)
+async def health_check(services: ServicesDep) -> Response:
+    """204 when both stores answer a point read; 503 naming the store that did not."""
+    if services.embedded_stores:
+        health = check_stores(services)
+    else:
+        health = await run_in_threadpool(check_stores, services)
+    if health.healthy:
+        return Response(status_code=204)
+    body = {"message": "a store is unavailable", **health.as_json()}
+    return JSONResponse(body, status_code=503)
 
 
 @router.get("/config")
