@@ -10,6 +10,7 @@ headers (they may carry signatures and credentials).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ from lakever_server.observability.context import (
 from lakever_server.observability.metrics import Metrics
 
 log = logging.getLogger("lakever_server.access")
+
+_OBJECTS = "/api/v1/repositories/{repository}/refs/{ref}/objects"
+_FAST_PATH = re.compile(r"^/api/v1/repositories/[^/]+/refs/[^/]+/objects(/stat)?$")
 
 
 @dataclass
@@ -59,9 +63,11 @@ def operation_of(scope: Scope, protocol: str) -> str:
     template = getattr(route, "path", None)
     if isinstance(template, str):
         return template
-    if protocol == "api" and scope.get("path", "").endswith("/objects"):
-        return "/api/v1/repositories/{repository}/refs/{ref}/objects"  # the read fast path
-    return protocol if protocol != "api" else "unmatched"
+    if protocol == "api":
+        # The object read fast path answers these before FastAPI routes anything.
+        fast = _FAST_PATH.match(scope.get("path", ""))
+        return f"{_OBJECTS}{fast.group(1) or ''}" if fast else "unmatched"
+    return protocol
 
 
 class ObservedApp:
