@@ -60,7 +60,7 @@ class FaultProxy:
         with self.lock:
             return sum(1 for m, p in self.seen if m == method and re.search(path_pattern, p))
 
-    def wait_for(self, method: str, path_pattern: str, n: int, deadline_s: float = 60) -> None:
+    def wait_for(self, method: str, path_pattern: str, n: int, deadline_s: float = 180) -> None:
         """Poll until ``n`` matching requests went through (fails after the deadline)."""
         deadline = time.monotonic() + deadline_s
         while self.count(method, path_pattern) < n:
