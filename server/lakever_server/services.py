@@ -49,6 +49,11 @@ class Services:
 
 
 def open_metadata_store(settings: Settings) -> KVStore:
+    """The metadata store, its schema first upgraded unless ``migrate_on_start`` is off."""
+    if settings.metadata.migrate_on_start:
+        from lakever_server.storage.kv.migrations import upgrade
+
+        upgrade(settings.metadata_url)
     return open_kv(settings.metadata_url)
 
 
