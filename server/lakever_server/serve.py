@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="data directory (default ~/.lakever)")
     run.add_argument("--host", help="listen address (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="listen port (default 8000)")
+    migrate = commands.add_parser("migrate", help="upgrade the metadata store's schema")
+    migrate.add_argument("--config", help="YAML configuration file (default: $LAKEVER_CONFIG)")
+    migrate.add_argument("--data-dir", help="data directory (default ~/.lakever)")
+    migrate.set_defaults(quickstart=False, host=None, port=None)
     return parser
 
 
@@ -120,10 +124,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace) -> int:
+    from lakever_server.storage.kv.migrations import upgrade
+
+    settings = load_settings(args.config, _overrides(args))
+    configure_logging(settings.log_level, settings.observability.log_format)
+    revision = upgrade(settings.metadata_url)
+    print(f"metadata store schema at revision {revision or '(none: in-memory store)'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return run(args)
+        return migrate(args) if args.command == "migrate" else run(args)
     except LakeverError as err:
         print(f"lakever-server: {err.message}", file=sys.stderr)
         return 2
