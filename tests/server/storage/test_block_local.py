@@ -129,3 +129,69 @@ def test_open_block_store_refuses_unknown_kinds_and_options(
 ) -> None:
     with pytest.raises(InvalidValue):
         open_block_store(kind, **options)
+
+
+def test_an_unsynced_put_is_readable_at_once_and_leaves_no_temporary_file(
+    local: LocalBlockStore,
+) -> None:
+    local.put_unsynced("local://ns/_lakever/nodes/ab/ab12", b"node bytes")
+    assert b"".join(local.get("local://ns/_lakever/nodes/ab/ab12")) == b"node bytes"
+    local.sync(["local://ns/_lakever/nodes/ab/ab12"])
+    assert _temp_files(local.root) == []
+
+
+@pytest.mark.parametrize("syncfs", [True, False], ids=["one syncfs", "fsync each"])
+def test_sync_accepts_many_blobs_across_folders(local: LocalBlockStore, syncfs: bool) -> None:
+    local.use_syncfs = syncfs
+    addresses = [f"local://ns/n/{i % 7:02d}/{i:04d}" for i in range(50)]
+    for address in addresses:
+        local.put_unsynced(address, address.encode())
+    local.sync(addresses)
+    assert [b"".join(local.get(a)) for a in addresses] == [a.encode() for a in addresses]
+
+
+def test_an_unsynced_put_of_identical_bytes_keeps_the_durable_file(
+    local: LocalBlockStore,
+) -> None:
+    local.put("local://ns/k", [b"same"])
+    before = (local.root / "ns" / "k").stat().st_ino
+    local.put_unsynced("local://ns/k", b"same")
+    assert (local.root / "ns" / "k").stat().st_ino == before
+    local.put_unsynced("local://ns/k", b"other")
+    assert b"".join(local.get("local://ns/k")) == b"other"
+
+
+def test_an_unsynced_put_recreates_a_folder_removed_since_the_last_one(
+    local: LocalBlockStore,
+) -> None:
+    local.put_unsynced("local://ns/f/a", b"1")
+    local.delete("local://ns/f/a")
+    (local.root / "ns" / "f").rmdir()
+    local.put_unsynced("local://ns/f/b", b"2")
+    assert b"".join(local.get("local://ns/f/b")) == b"2"
+
+
+@pytest.mark.parametrize(
+    "address", ["local://../x", "local://ns/", f"local://ns/{TEMP_PREFIX}x", "mem://ns/k"]
+)
+def test_unsynced_puts_refuse_what_put_refuses(local: LocalBlockStore, address: str) -> None:
+    with pytest.raises(InvalidValue):
+        local.put_unsynced(address, b"x")
+
+
+def test_an_unsynced_put_through_a_symlink_out_of_the_root_is_refused(
+    local: LocalBlockStore, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (local.root / "ns").mkdir()
+    (local.root / "ns" / "link").symlink_to(outside)
+    with pytest.raises(InvalidValue):
+        local.put_unsynced("local://ns/link/k", b"x")
+    assert list(outside.iterdir()) == []
+
+
+def test_an_unsynced_put_over_a_folder_is_refused(local: LocalBlockStore) -> None:
+    local.put("local://ns/dir/k", [b"x"])
+    with pytest.raises(InvalidValue):
+        local.put_unsynced("local://ns/dir", b"y")

@@ -24,7 +24,7 @@ from lakever_server.graveler.tree.codec import (
     approximate_memory,
 )
 from lakever_server.graveler.tree.nodes import checked_decode
-from lakever_server.storage.block.base import BlockStore
+from lakever_server.storage.block.base import BatchSyncedStore, BlockStore
 
 DEFAULT_WRITE_CONCURRENCY = 16
 
@@ -77,6 +77,12 @@ class BlockNodeStore:
         self._lock = threading.Lock()
         self._in_flight: dict[str, tuple[Future[Any], bytes]] = {}
         self._mine = threading.local()  # each thread's unflushed puts
+        # A store that syncs in batches gets every node written inline and unsynced, and
+        # one ``sync`` per flush: no pool, no per-node wait for the disk.
+        self._batched = block if isinstance(block, BatchSyncedStore) else None
+        # Written but not yet synced, with how many threads' flushes still count on it:
+        # a cached node is only known to be durable once it is out of this map.
+        self._unsynced: dict[str, int] = {}
 
     def address(self, node_id: str) -> str:
         """The block address of a node."""
@@ -117,8 +123,54 @@ class BlockNodeStore:
             pending = self._mine.pending = []
         return pending
 
+    def _unsynced_mine(self) -> list[str]:
+        mine: list[str] | None = getattr(self._mine, "unsynced", None)
+        if mine is None:
+            mine = self._mine.unsynced = []
+        return mine
+
+    def _save_unsynced(
+        self, batched: BatchSyncedStore, address: str, node: Node, data: bytes
+    ) -> None:
+        mine = self._unsynced_mine()
+        with self._lock:
+            if address not in self._unsynced and address in self.cache:
+                return
+            if address in self._unsynced:  # another thread's write: sync it with ours
+                self._unsynced[address] += 1
+                mine.append(address)
+                return
+        batched.put_unsynced(address, data)
+        with self._lock:
+            self._unsynced[address] = self._unsynced.get(address, 0) + 1
+        mine.append(address)
+        self.cache.add(address, node, approximate_memory(node, len(data)))
+
+    def _sync(self, batched: BatchSyncedStore) -> None:
+        mine = self._unsynced_mine()
+        if not mine:
+            return
+        written, mine[:] = list(mine), []
+        try:
+            batched.sync(list(dict.fromkeys(written)))
+        except BaseException:
+            for address in written:
+                self.cache.discard(address)  # not durable: a later save must write it
+            raise
+        finally:
+            with self._lock:
+                for address in written:
+                    left = self._unsynced[address] - 1
+                    if left:
+                        self._unsynced[address] = left
+                    else:
+                        del self._unsynced[address]
+
     def save_node(self, node_id: str, node: Node, data: bytes) -> None:
         address = self.address(node_id)
+        if self._batched is not None:
+            self._save_unsynced(self._batched, address, node, data)
+            return
         with self._lock:
             in_flight = self._in_flight.get(address)
             if in_flight is None and address in self.cache:
@@ -158,4 +210,7 @@ class BlockNodeStore:
             raise failure
 
     def flush(self) -> None:
+        if self._batched is not None:
+            self._sync(self._batched)
+            return
         self._wait(len(self._pending()))

@@ -11,9 +11,9 @@ Content streams in bounded chunks both ways: no method buffers a whole object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from lakever_server.errors import InvalidValue
 
@@ -94,6 +94,26 @@ class BlockStore(Protocol):
 
     def abort_multipart(self, address: str, upload_id: str) -> None:
         """Drop the parts of an upload."""
+        ...
+
+
+@runtime_checkable
+class BatchSyncedStore(Protocol):
+    """Optional: stores that can write many small blobs and make them durable at once.
+
+    Tree nodes are immutable and content-addressed, and nothing names them until a
+    commit record does, so they need not be durable one by one: ``put_unsynced`` makes a
+    blob visible (atomically, whole or not at all) without waiting for the disk, and
+    ``sync`` is the one wait, before anything refers to them. A store that does not
+    offer this writes every blob durably with ``put``.
+    """
+
+    def put_unsynced(self, address: str, data: bytes) -> None:
+        """Store ``data`` at ``address``, visible at once, durable only after ``sync``."""
+        ...
+
+    def sync(self, addresses: Sequence[str]) -> None:
+        """Make the blobs at ``addresses`` (written by ``put_unsynced``) durable."""
         ...
 
 

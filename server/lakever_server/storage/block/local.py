@@ -9,11 +9,16 @@ refused) because addresses reach here from clients through the S3 gateway.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
 import shutil
+import sys
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,8 +43,20 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_atomically(target: Path, chunks: Iterable[bytes]) -> PutResult:
-    """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5."""
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes], *, durable: bool = True) -> PutResult:
+    """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5.
+
+    ``durable=False`` skips both fsyncs: the blob is still all-or-nothing for readers,
+    but survives a power loss only once its file and folder are synced.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
     digest, size = hashlib.md5(), 0
@@ -49,14 +66,58 @@ def _write_atomically(target: Path, chunks: Iterable[bytes]) -> PutResult:
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
     return PutResult(size=size, md5=digest.hexdigest())
+
+
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` already holds exactly ``data`` (one stat if absent)."""
+    try:
+        if os.stat(path).st_size != len(data):
+            return False
+        with open(path, "rb") as existing:
+            return existing.read() == data
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+
+
+SYNC_CONCURRENCY = 8
+"""fsyncs in flight at once in ``sync``: they wait on the disk, not on Python."""
+
+
+def _find_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(2)``: flush one file system in one call (None elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_syncfs = _find_syncfs()
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    """The process-wide pool that runs the fsyncs of ``sync`` (created on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SYNC_CONCURRENCY, thread_name_prefix="lakever-sync")
+        return _pool
 
 
 def _read_chunks(handle: BinaryIO, remaining: int | None) -> Iterator[bytes]:
@@ -76,10 +137,12 @@ class LocalBlockStore:
     """Immutable blobs as files under ``root``; serves the ``local`` scheme."""
 
     schemes: tuple[str, ...] = ("local",)
+    use_syncfs = True
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._folders: dict[str, str] = {}  # batched writes: folder -> its checked path
 
     def __repr__(self) -> str:
         return f"LocalBlockStore({str(self.root)!r})"
@@ -115,15 +178,91 @@ class LocalBlockStore:
         return self._write(path, address, chunks)
 
     @staticmethod
-    def _write(path: Path, address: str, chunks: Iterable[bytes]) -> PutResult:
+    def _write(
+        path: Path, address: str, chunks: Iterable[bytes], *, durable: bool = True
+    ) -> PutResult:
         # Unlike S3, a file system cannot hold both ``a`` and ``a/b``. The catalog never
         # asks for that (it derives unique addresses), so it is a caller error here.
         if path.is_dir():
             raise InvalidValue(f"a folder exists at {address}", field="address")
         try:
-            return _write_atomically(path, chunks)
+            return _write_atomically(path, chunks, durable=durable)
         except (NotADirectoryError, FileExistsError):
             raise InvalidValue(f"a blob is in the way of {address}", field="address") from None
+
+    def _batch_path(self, address: str) -> str:
+        """``_path`` for batched writes, resolving each folder once, not each blob.
+
+        Batched writes come from the tree (node addresses it derived itself), many per
+        commit into a few hundred folders; a full ``resolve`` per blob would cost more
+        than the write. The folder is still resolved and checked to be under ``root``.
+        """
+        scheme, rest = parse_address(address)
+        if scheme not in self.schemes:
+            raise InvalidValue(f"not a local address: {address!r}", field="address")
+        folder, _, name = rest.rpartition("/")
+        first = rest.split("/", 1)[0]
+        if not name or first == UPLOADS_DIR or name.startswith(TEMP_PREFIX):
+            raise InvalidValue("reserved or incomplete storage address", field="address")
+        directory = self._folders.get(folder)
+        if directory is None:
+            path = self._path(address)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            directory = self._folders[folder] = str(path.parent)
+        return f"{directory}/{name}"
+
+    def put_unsynced(self, address: str, data: bytes) -> None:
+        """Write ``data`` without waiting for the disk; ``sync`` makes it durable.
+
+        A blob already holding ``data`` is left as it is (tree nodes are named by their
+        content, so most re-writes are of identical bytes): replacing a durable file with
+        an unsynced copy would make it fragile again.
+        """
+        for attempt in (1, 2):
+            path = self._batch_path(address)
+            if _holds(path, data):
+                return
+            temp = f"{os.path.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                with open(temp, "xb") as out:
+                    out.write(data)
+                os.replace(temp, path)
+                return
+            except BaseException as error:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                if not isinstance(error, OSError):
+                    raise
+                if isinstance(error, FileNotFoundError) and attempt == 1:
+                    # The folder went away since it was checked: check and create it again.
+                    self._folders.pop(address.partition("://")[2].rpartition("/")[0], None)
+                    continue
+                if isinstance(error, (IsADirectoryError, NotADirectoryError)):
+                    raise InvalidValue(f"a blob or folder is in the way of {address}") from None
+                raise
+
+    def sync(self, addresses: Sequence[str]) -> None:
+        """Make the blobs durable: one ``syncfs`` of the root's file system where the
+        platform has it (one wait, whatever the number of blobs), else an fsync of each
+        blob and then of each of their folders (which hold the renames)."""
+        files = [self._batch_path(address) for address in addresses]
+        if files and self.use_syncfs and _syncfs is not None:
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                if _syncfs(fd) != 0:
+                    error = ctypes.get_errno()
+                    raise OSError(error, os.strerror(error), str(self.root))
+            finally:
+                os.close(fd)
+            return
+        folders = list(dict.fromkeys(os.path.dirname(path) for path in files))
+        if len(files) <= 1:
+            for path in files + folders:
+                _fsync_file(path)
+            return
+        pool = _sync_pool()
+        list(pool.map(_fsync_file, files))
+        list(pool.map(_fsync_file, folders))
 
     def get(self, address: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Opened here, not in the generator, so a missing blob fails before streaming.
