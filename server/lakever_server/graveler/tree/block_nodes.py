@@ -77,12 +77,13 @@ class BlockNodeStore:
         self._lock = threading.Lock()
         self._in_flight: dict[str, tuple[Future[Any], bytes]] = {}
         self._mine = threading.local()  # each thread's unflushed puts
-        # A store that syncs in batches gets every node written inline and unsynced, and
-        # one ``sync`` per flush: no pool, no per-node wait for the disk.
+        # A store that syncs in batches gets nodes written unsynced (in the pool, where
+        # file creation waits overlap) and one ``sync`` per flush, not one per node.
         self._batched = block if isinstance(block, BatchSyncedStore) else None
-        # Written but not yet synced, with how many threads' flushes still count on it:
-        # a cached node is only known to be durable once it is out of this map.
-        self._unsynced: dict[str, int] = {}
+        # Written (by any thread) and not yet synced. A flush syncs all of them, so a
+        # node this thread found cached but another thread wrote is durable too.
+        self._unsynced: set[str] = set()
+        self._sync_lock = threading.Lock()
 
     def address(self, node_id: str) -> str:
         """The block address of a node."""
@@ -123,60 +124,37 @@ class BlockNodeStore:
             pending = self._mine.pending = []
         return pending
 
-    def _unsynced_mine(self) -> list[str]:
-        mine: list[str] | None = getattr(self._mine, "unsynced", None)
-        if mine is None:
-            mine = self._mine.unsynced = []
-        return mine
-
-    def _save_unsynced(
-        self, batched: BatchSyncedStore, address: str, node: Node, data: bytes
-    ) -> None:
-        mine = self._unsynced_mine()
+    def _put(self, address: str, data: bytes) -> None:
+        """Store one node: unsynced on batch-synced stores (``flush`` syncs it)."""
+        if self._batched is None:
+            self.block.put(address, [data])
+            return
+        self._batched.put_unsynced(address, data)
         with self._lock:
-            if address not in self._unsynced and address in self.cache:
-                return
-            if address in self._unsynced:  # another thread's write: sync it with ours
-                self._unsynced[address] += 1
-                mine.append(address)
-                return
-        batched.put_unsynced(address, data)
-        with self._lock:
-            self._unsynced[address] = self._unsynced.get(address, 0) + 1
-        mine.append(address)
-        self.cache.add(address, node, approximate_memory(node, len(data)))
+            self._unsynced.add(address)
 
     def _sync(self, batched: BatchSyncedStore) -> None:
-        mine = self._unsynced_mine()
-        if not mine:
-            return
-        written, mine[:] = list(mine), []
-        try:
-            batched.sync(list(dict.fromkeys(written)))
-        except BaseException:
-            for address in written:
-                self.cache.discard(address)  # not durable: a later save must write it
-            raise
-        finally:
+        """Sync every node written so far; on failure keep them for the next flush."""
+        with self._sync_lock:  # a flush returns only once earlier writes are synced
             with self._lock:
-                for address in written:
-                    left = self._unsynced[address] - 1
-                    if left:
-                        self._unsynced[address] = left
-                    else:
-                        del self._unsynced[address]
+                written, self._unsynced = list(self._unsynced), set()
+            if not written:
+                return
+            try:
+                batched.sync(written)
+            except BaseException:
+                with self._lock:
+                    self._unsynced.update(written)
+                raise
 
     def save_node(self, node_id: str, node: Node, data: bytes) -> None:
         address = self.address(node_id)
-        if self._batched is not None:
-            self._save_unsynced(self._batched, address, node, data)
-            return
         with self._lock:
             in_flight = self._in_flight.get(address)
             if in_flight is None and address in self.cache:
                 return
             if in_flight is None and self.write_concurrency > 1:
-                future = _write_pool().submit(self.block.put, address, [data])
+                future = _write_pool().submit(self._put, address, data)
                 self._in_flight[address] = (future, data)
                 in_flight = (future, data)
         if in_flight is not None:
@@ -187,7 +165,7 @@ class BlockNodeStore:
             if len(pending) > 2 * self.write_concurrency:
                 self._wait(len(pending) - self.write_concurrency)
             return
-        self.block.put(address, [data])
+        self._put(address, data)
         self.cache.add(address, node, approximate_memory(node, len(data)))
 
     def _wait(self, count: int) -> None:
@@ -210,7 +188,6 @@ class BlockNodeStore:
             raise failure
 
     def flush(self) -> None:
+        self._wait(len(self._pending()))
         if self._batched is not None:
             self._sync(self._batched)
-            return
-        self._wait(len(self._pending()))
