@@ -50,7 +50,7 @@ def client(server: RunningServer) -> Any:
 @pytest.fixture(scope="module")
 def repository(client: Any, request: pytest.FixtureRequest) -> str:
     """A repository of this module's own, named after it."""
-    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+    name = str(request.module.__name__).rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
     ensure_repository(client, name[:40])
     return name[:40]
 
