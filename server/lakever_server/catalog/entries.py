@@ -65,24 +65,38 @@ def encode_entry(entry: Entry) -> bytes:
     return Value(hashlib.sha256(ident.encode()).digest(), data.encode()).encode()
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def decode_entry(path: str, raw: bytes) -> Entry:
-    fields = raw[raw[0] + 1 :].decode().split(_NUL, 6)
-    address, checksum, size, mtime, content_type, relative, metadata = fields
-    # A listing page decodes a thousand entries: filling the frozen dataclass's
-    # ``__dict__`` directly costs a third of its ``__init__`` (one
-    # ``object.__setattr__`` per field) and builds the very same value.
-    entry: Entry = object.__new__(Entry)
-    entry.__dict__.update(
-        path=path,
-        physical_address=address,
-        checksum=checksum,
-        size_bytes=int(size),
-        mtime=int(mtime),
-        content_type=content_type,
-        metadata=_decoder.decode(metadata) if metadata else {},
-        address_type="relative" if relative == "1" else "full",
+    address, checksum, size, mtime, content_type, relative, metadata = (
+        raw[raw[0] + 1 :].decode().split(_NUL, 6)
+    )
+    # A listing page decodes a thousand entries: handing the frozen dataclass a ready
+    # ``__dict__`` skips its ``__init__`` (one ``object.__setattr__`` per field) and
+    # builds the very same value.
+    entry: Entry = _new(Entry)
+    _set(
+        entry,
+        "__dict__",
+        {
+            "path": path,
+            "physical_address": address,
+            "checksum": checksum,
+            "size_bytes": int(size),
+            "mtime": int(mtime),
+            "content_type": content_type,
+            "metadata": _decoder.decode(metadata) if metadata else {},
+            "address_type": "relative" if relative == "1" else "full",
+        },
     )
     return entry
+
+
+def decode_listed_entry(key: bytes, raw: bytes) -> Entry:
+    """``decode_entry`` for a ``(key, value)`` pair of a listing, in one call per item."""
+    return decode_entry(key.decode(), raw)
 
 
 def entry_size(raw: bytes | None) -> int | None:

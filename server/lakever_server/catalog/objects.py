@@ -17,6 +17,7 @@ from dataclasses import replace
 from lakever_server.catalog import convert
 from lakever_server.catalog.entries import (
     decode_entry,
+    decode_listed_entry,
     encode_entry,
     validate_path,
     validate_prefix,
@@ -92,9 +93,6 @@ class ObjectsMixin:
         ctx = self.graveler.open(repository)
         resolved = ctx.resolve(ref)
 
-        def item(key: bytes, raw: bytes) -> Entry | CommonPrefix:
-            return decode_entry(key.decode(), raw)
-
         def folder(p: bytes) -> Entry | CommonPrefix:
             return CommonPrefix(path=p.decode())
 
@@ -104,7 +102,7 @@ class ObjectsMixin:
             delimiter=delimiter.encode(),
             after=after.encode(),
             amount=amount,
-            item=item,
+            item=decode_listed_entry,
             common_prefix=folder,
         )
 

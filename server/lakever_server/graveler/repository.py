@@ -102,13 +102,18 @@ class RepositoryContext:
         seeks to ``start`` so a page at any offset costs what the page costs.
         """
         record = resolved.record
+        committed = self.tree.iterate(self.root_of(resolved.commit_id), start, end)
         if record is None or resolved.modifier == "@":
-            yield from self.tree.iterate(self.root_of(resolved.commit_id), start, end)
-            return
+            return committed  # the tree's own cursor: no generator step per item
         sources: list[Iterator[tuple[bytes, bytes | None]]] = [
             self.staging.scan(t, start, end) for t in record.tokens
         ]
-        sources.append(self.tree.iterate(self.root_of(resolved.commit_id), start, end))
-        for key, value in merge_newest_first(sources):
-            if value is not None:
-                yield key, value
+        sources.append(committed)
+        return _visible(merge_newest_first(sources))
+
+
+def _visible(merged: Iterator[tuple[bytes, bytes | None]]) -> Iterator[tuple[bytes, bytes]]:
+    """The merged items that are not deletions."""
+    for key, value in merged:
+        if value is not None:
+            yield key, value

@@ -126,6 +126,15 @@ class TreeCursor(Iterator[tuple[bytes, bytes]]):
         return key, self._leaf.values[self._index]
 
     def __next__(self) -> tuple[bytes, bytes]:
+        # The common case inline (an entry left in the current leaf, before the end):
+        # listings step through a thousand entries per page.
+        leaf, index, end = self._leaf, self._index, self._end
+        if index < len(leaf.keys):
+            key = leaf.keys[index]
+            if end is None or key < end:
+                self._index = index + 1
+                return key, leaf.values[index]
+            raise StopIteration
         item = self.peek()
         if item is None:
             raise StopIteration
