@@ -12,6 +12,7 @@ O(changes x depth) node reads and writes, whatever the size of the tree.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import cast
@@ -142,8 +143,14 @@ def apply_changes(
     changes: Iterable[tuple[bytes, bytes | None]],
 ) -> str:
     """Apply sorted ``changes`` (``None`` deletes) to the tree at ``root_id``; new root id."""
+    checked = sorted_changes(changes)
+    first = next(checked, None)
+    if first is None:
+        # No change, no new tree: the rewrite below would otherwise see a root level with
+        # nothing rewritten and return the empty tree.
+        return root_id
     root = nodes.load_node(root_id)
-    level_changes: Iterator[EntryChange] = sorted_changes(changes)
+    level_changes: Iterator[EntryChange] = itertools.chain([first], checked)
     for level in range(root.level + 1):
         rewrite = _LevelRewrite(writer, rule, level)
         rewrite.run(LevelCursor(nodes, root_id, root, level), level_changes)

@@ -128,3 +128,12 @@ def test_building_streams_its_input_instead_of_holding_it() -> None:
     assert root != Tree.EMPTY
     # The input weighs ~10 MB; building holds a batch and one pending node per level.
     assert peak < 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize("size", [1, 2, 64, 5_000], ids=lambda n: f"{n}-items")
+def test_applying_no_changes_returns_the_same_tree(size: int) -> None:
+    tree = Tree(CountingNodeStore())
+    root = tree.build(lake_items(size))
+    assert tree.apply(root, []) == root
+    assert tree.apply(root, iter(())) == root
+    assert tree.count(root) == size
