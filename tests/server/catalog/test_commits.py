@@ -52,6 +52,14 @@ def test_commit_without_changes_is_refused_unless_allow_empty(catalog: Catalog, 
     assert catalog.get_branch(repo, "main").commit_id == empty.id
 
 
+def test_an_empty_commit_keeps_every_committed_object(catalog: Catalog, repo: str) -> None:
+    commit_files(catalog, repo, "main", {"a": "1", "b": "2"})
+    before = catalog.get_commit(repo, "main")
+    empty = catalog.commit(repo, "main", "marker", "me", allow_empty=True)
+    assert empty.meta_range_id == before.meta_range_id
+    assert paths(catalog, repo, "main") == ["a", "b"]
+
+
 def test_commit_of_only_no_op_changes_is_refused(catalog: Catalog, repo: str) -> None:
     commit_files(catalog, repo, "main", {"a": "1"})
     entry = catalog.get_entry(repo, "main", "a")
