@@ -245,8 +245,8 @@ class LocalBlockStore:
         """Make the blobs durable: one ``syncfs`` of the root's file system where the
         platform has it (one wait, whatever the number of blobs), else an fsync of each
         blob and then of each of their folders (which hold the renames)."""
-        files = [self._batch_path(address) for address in addresses]
-        if files and self.use_syncfs and _syncfs is not None:
+        if addresses and self.use_syncfs and _syncfs is not None:
+            # The whole file system: the addresses (put_unsynced checked them) are moot.
             fd = os.open(self.root, os.O_RDONLY)
             try:
                 if _syncfs(fd) != 0:
@@ -255,6 +255,7 @@ class LocalBlockStore:
             finally:
                 os.close(fd)
             return
+        files = [self._batch_path(address) for address in addresses]
         folders = list(dict.fromkeys(os.path.dirname(path) for path in files))
         if len(files) <= 1:
             for path in files + folders:
