@@ -69,7 +69,7 @@ def create_api_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    app.state.imports = imports.ImportJobs()
+    app.state.imports = imports.ImportJobs(services.kv)
     install_error_handlers(app)
     for module in (setup, auth, config):
         app.include_router(module.public, prefix=API_PREFIX)

@@ -10,6 +10,7 @@ at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -245,3 +246,41 @@ def test_a_key_deleted_on_one_replica_is_refused_by_the_other_at_once(
             deleted = a.delete(f"/auth/users/admin/credentials/{pair[0]}")
             assert deleted.status_code == 204
         assert b.get("/user").status_code == 401
+
+
+def test_an_import_started_on_one_replica_is_followed_and_finished_on_the_other(
+    replicas: Replicas,
+) -> None:
+    name = "imported"
+    source = replicas.namespace("import-source") + "/day=1/"
+    store = replicas.open_block_store()
+    rows = {f"part-{i}.csv": f"row {i}\n".encode() for i in range(3)}
+    for file, data in rows.items():
+        store.put(source + file, [data])
+    with replicas.a.http() as a, replicas.b.http() as b:
+        created = a.post(
+            "/repositories", json={"name": name, "storage_namespace": replicas.namespace(name)}
+        )
+        assert created.status_code == 201, created.text
+        location = {"type": "common_prefix", "path": source, "destination": "events/day=1/"}
+        started = a.post(
+            f"/repositories/{name}/branches/main/import",
+            json={"paths": [location], "commit": {"message": "import day 1"}},
+        )
+        assert started.status_code == 202, started.text
+        status_url = f"/repositories/{name}/branches/main/import"
+        deadline = time.monotonic() + 120
+        while True:
+            status = b.get(status_url, params={"id": started.json()["id"]})
+            assert status.status_code == 200, status.text
+            body = status.json()
+            if body["completed"] or "error" in body:
+                break
+            assert time.monotonic() < deadline, f"import still running: {body}"
+            time.sleep(0.1)  # polling interval while the import runs
+        assert body["completed"], body
+        assert body["commit"]["message"] == "import day 1"
+        listed = b.get(f"/repositories/{name}/refs/main/objects/ls", params={"prefix": "events/"})
+        assert [r["path"] for r in listed.json()["results"]] == [
+            f"events/day=1/{file}" for file in sorted(rows)
+        ]

@@ -1,15 +1,16 @@
 """Zero-copy import from the block store into a branch, as one commit per location.
 
-Imports run in a background thread; the client polls their status. Jobs are tracked in
-this process (a client polls the replica it started the import on).
+Imports run in a background thread of the replica that received them; their status lives
+in the metadata store, so a client may poll or cancel through any replica.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from lakever_server.catalog.models import Commit
 from lakever_server.errors import Conflict, InvalidValue, LakeverError, NotFound
 from lakever_server.services import Services
 from lakever_server.storage.block import parse_address
+from lakever_server.storage.kv import KVStore
 
 router = APIRouter(tags=["import"], dependencies=[Depends(current_user)])
 IMPORT = "/repositories/{repository}/branches/{branch}/import"
@@ -38,28 +40,38 @@ class ImportJob:
     updated: float = field(default_factory=time.time)
     completed: bool = False
     canceled: bool = False
-    commit: Commit | None = None
+    commit_id: str | None = None
     error: str | None = None
 
-    def status(self) -> dict[str, Any]:
+    def status(self, catalog: CatalogService) -> dict[str, Any]:
         out: dict[str, Any] = {
             "completed": self.completed,
             "update_time": datetime.fromtimestamp(self.updated, UTC).isoformat(),
         }
-        if self.commit is not None:
-            out["commit"] = convert.commit(self.commit)
-            out["metarange_id"] = self.commit.meta_range_id
+        if self.commit_id is not None:
+            commit = catalog.get_commit(self.repository, self.commit_id)
+            out["commit"] = convert.commit(commit)
+            out["metarange_id"] = commit.meta_range_id
         if self.error is not None:
             out["error"] = {"message": self.error}
         return out
 
 
 class ImportJobs:
-    """The imports started on this process, by id."""
+    """Import jobs by id, recorded in the metadata store's ``imports`` partition."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, ImportJob] = {}
+    PARTITION = "imports"
+
+    def __init__(self, kv: KVStore) -> None:
+        self._kv = kv
+
+    def _save(self, job: ImportJob) -> None:
+        job.updated = time.time()
+        self._kv.set(self.PARTITION, job.id.encode(), json.dumps(asdict(job)).encode())
+
+    def _load(self, job_id: str) -> ImportJob | None:
+        raw = self._kv.get(self.PARTITION, job_id.encode())
+        return None if raw is None else ImportJob(**json.loads(raw))
 
     def start(
         self,
@@ -70,22 +82,25 @@ class ImportJobs:
         committer: str,
     ) -> ImportJob:
         job = ImportJob(uuid.uuid4().hex, repository, branch)
-        with self._lock:
-            self._jobs[job.id] = job
+        self._save(job)
         worker = threading.Thread(
             target=self._run, args=(job, catalog, body, committer), daemon=True
         )
         worker.start()
         return job
 
+    def _canceled(self, job: ImportJob) -> bool:
+        stored = self._load(job.id)
+        return stored is not None and stored.canceled
+
     def _run(
         self, job: ImportJob, catalog: CatalogService, body: ImportCreation, committer: str
     ) -> None:
         try:
             for location in body.paths:
-                if job.canceled:
+                if self._canceled(job):
                     raise Conflict("import canceled")
-                job.commit = catalog.import_from(
+                commit: Commit = catalog.import_from(
                     job.repository,
                     job.branch,
                     location.path,
@@ -94,21 +109,29 @@ class ImportJobs:
                     message=body.commit.message,
                     metadata=body.commit.metadata,
                 )
-                job.updated = time.time()
+                job.commit_id = commit.id
+                self._save(job)
         except LakeverError as err:
             job.error = err.message
         except Exception as err:
             job.error = f"import failed: {type(err).__name__}"
         finally:
-            job.updated = time.time()
+            job.canceled = self._canceled(job)
             job.completed = job.error is None
+            self._save(job)
 
     def get(self, repository: str, branch: str, job_id: str) -> ImportJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
+        job = self._load(job_id)
         if job is None or (job.repository, job.branch) != (repository, branch):
             raise NotFound(f"import {job_id} not found", kind="import", name=job_id)
         return job
+
+    def cancel(self, repository: str, branch: str, job_id: str) -> None:
+        job = self.get(repository, branch, job_id)
+        if job.completed:
+            raise Conflict("import already completed")
+        job.canceled = True
+        self._save(job)
 
 
 def _jobs(request: Request) -> ImportJobs:
@@ -149,14 +172,13 @@ def import_start(
 
 
 @router.get(IMPORT)
-def import_status(repository: str, branch: str, job_id: ImportId, jobs: JobsDep) -> dict[str, Any]:
-    return jobs.get(repository, branch, job_id).status()
+def import_status(
+    repository: str, branch: str, job_id: ImportId, jobs: JobsDep, services: ServicesDep
+) -> dict[str, Any]:
+    return jobs.get(repository, branch, job_id).status(services.catalog)
 
 
 @router.delete(IMPORT, status_code=204)
 def import_cancel(repository: str, branch: str, job_id: ImportId, jobs: JobsDep) -> Response:
-    job = jobs.get(repository, branch, job_id)
-    if job.completed:
-        raise Conflict("import already completed")
-    job.canceled = True
+    jobs.cancel(repository, branch, job_id)
     return Response(status_code=204)
