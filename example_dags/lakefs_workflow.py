@@ -8,8 +8,11 @@ or failed run.
 
 - ``wait_for_input``: a commit-aware FileSensor; only *committed* orders of the day count.
 - ``create_branch``: the run branch, at exactly the commit the sensor saw.
-- ``spark_submit``: ``jobs/region_totals.py`` in local mode, reading the orders from the
-  run branch and writing Parquet to it through the server's S3 gateway.
+- ``spark_submit``: ``jobs/region_totals.py`` in local mode, where Spark itself reads the
+  orders from the run branch and writes Parquet to it through the server's WebHDFS
+  (``webhdfs://<host>:<port>/<repository>/<branch>/<path>``): stock Spark, Hadoop's own
+  OAuth2 token provider, no extra JAR. The access key id goes in ``conf``; the secret
+  reaches the job in its environment, never on the logged spark-submit command line.
 - ``commit``: the job's output, stamped with the DAG id, run id and task.
 - ``quality_check``: refuses negative revenue, unknown regions, lost orders.
 - ``merge``: the run branch into ``main``; ``verify_published`` reads it back there.
@@ -65,7 +68,20 @@ SPARK_CONF = {
     "spark.sql.shuffle.partitions": "1",
     "spark.default.parallelism": "1",
     "spark.ui.enabled": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # No _SUCCESS marker: on lakever the run's commit, then its merge, says the output is
+    # whole, and a day's table stays one Parquet file.
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+}
+# Hadoop's WebHDFS client signs in with OAuth2 client credentials: the lakever access key id
+# is the client id. The secret (the credential) is not here: spark-submit's command line is
+# logged, so the job takes it from LAKEVER_WEBHDFS_CREDENTIAL and sets it itself.
+WEBHDFS_CONF = {
+    "spark.hadoop.dfs.webhdfs.oauth2.enabled": "true",
+    "spark.hadoop.dfs.webhdfs.oauth2.access.token.provider": (
+        "org.apache.hadoop.hdfs.web.oauth2.ConfCredentialBasedAccessTokenProvider"
+    ),
+    "spark.hadoop.dfs.webhdfs.oauth2.client.id": "{{ lakever_server().access_key_id }}",
+    "spark.hadoop.dfs.webhdfs.oauth2.refresh.url": "{{ lakever_server().webhdfs_token_url }}",
 }
 # spark-submit and the job's Python are this interpreter's, whatever PATH the worker has.
 PYTHON_ENV = {
@@ -85,7 +101,7 @@ with DAG(
         "repository": Param(DEFAULT_REPOSITORY, type="string"),
         "corrupt": Param(False, type="boolean", description="make the job negate revenue"),
     },
-    user_defined_macros={"lakever_s3": s3_settings},
+    user_defined_macros={"lakever_server": s3_settings},
     tags=["lakever", "example", "spark"],
     doc_md=__doc__,
 ) as dag:
@@ -108,16 +124,15 @@ with DAG(
         application=str(JOB),
         name="lakever-region-totals-{{ ds_nodash }}",
         application_args=[
+            *("--webhdfs", "{{ lakever_server().webhdfs_root }}"),
             *("--repository", REPOSITORY_PARAM, "--branch", RUN_BRANCH),
             *("--input", INPUT, "--output", OUTPUT),
             *("--corrupt", "{{ params.corrupt | string | lower }}"),
         ],
-        conf=SPARK_CONF,
+        conf={**SPARK_CONF, **WEBHDFS_CONF},
         env_vars={
             **PYTHON_ENV,
-            "LAKEVER_S3_ENDPOINT": "{{ lakever_s3().endpoint }}",
-            "AWS_ACCESS_KEY_ID": "{{ lakever_s3().access_key_id }}",
-            "AWS_SECRET_ACCESS_KEY": "{{ lakever_s3().secret_access_key }}",
+            "LAKEVER_WEBHDFS_CREDENTIAL": "{{ lakever_server().secret_access_key }}",
         },
         verbose=False,
     )

@@ -1,14 +1,17 @@
 """PySpark job of ``lakefs_workflow``: one day of orders in, revenue per region out.
 
 It reads the day's CSV from the run branch and writes Parquet back to the run branch,
-both through the lakever server's S3 gateway: Spark computes, pyarrow's ``S3FileSystem``
-does the I/O (in the driver for the input, in the executors for the output), so the job
-needs no Hadoop S3 JAR. Paths on the gateway are ``<repository>/<branch>/<path>``.
+both with Spark's own I/O through the lakever server's WebHDFS endpoint: stock Spark,
+Hadoop's WebHDFS client and its OAuth2 support, no extra JAR. Paths on WebHDFS are
+``webhdfs://<host>:<port>/<repository>/<branch>/<path>``.
 
-Submitted by ``SparkSubmitOperator``; the gateway's endpoint and keys come in the
-environment (``LAKEVER_S3_ENDPOINT``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``)::
+Submitted by ``SparkSubmitOperator`` with the non-secret OAuth2 settings as ``--conf``
+(``spark.hadoop.dfs.webhdfs.oauth2.*``: enabled, token provider, client id = access key
+id, token URL). The secret access key comes in the environment
+(``LAKEVER_WEBHDFS_CREDENTIAL``) and is set on the Hadoop configuration here, so it never
+appears on the spark-submit command line::
 
-    spark-submit region_totals.py --repository R --branch B \
+    spark-submit region_totals.py --webhdfs webhdfs://HOST:PORT --repository R --branch B \
         --input raw/orders/date=D/orders.csv --output tables/region_totals/date=D/
 """
 
@@ -16,35 +19,17 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.fs
-import pyarrow.parquet as pq
-from pyspark import TaskContext
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-RESULT_SCHEMA = "path string, rows long"
-
-
-def gateway_filesystem() -> pyarrow.fs.S3FileSystem:
-    """The S3 gateway named by the environment (executors inherit it from the driver)."""
-    endpoint = urlsplit(os.environ["LAKEVER_S3_ENDPOINT"])
-    return pyarrow.fs.S3FileSystem(
-        access_key=os.environ["AWS_ACCESS_KEY_ID"],
-        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        endpoint_override=endpoint.netloc,
-        scheme=endpoint.scheme or "http",
-        region="us-east-1",
-        allow_bucket_creation=False,
-    )
+CREDENTIAL_ENV = "LAKEVER_WEBHDFS_CREDENTIAL"
+ORDERS_SCHEMA = "order_id string, customer string, region string, amount long"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--webhdfs", required=True, help="the server, webhdfs://HOST:PORT")
     parser.add_argument("--repository", required=True)
     parser.add_argument("--branch", required=True, help="the run branch to read and write")
     parser.add_argument("--input", required=True, help="the orders CSV path on the branch")
@@ -58,47 +43,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def partition_writer(base: str):  # type: ignore[no-untyped-def]
-    """A ``mapInArrow`` function writing each partition as ``<base>part-<n>.parquet``."""
+def set_credential(spark: SparkSession) -> None:
+    """Hand the secret to Hadoop's OAuth2 token provider before any WebHDFS access.
 
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        table = pa.Table.from_batches(list(batches))
-        if table.num_rows == 0:
-            return
-        context = TaskContext.get()
-        partition = context.partitionId() if context is not None else 0
-        path = f"{base}part-{partition:05d}.parquet"
-        pq.write_table(table, path, filesystem=gateway_filesystem())
-        yield pa.RecordBatch.from_pydict(
-            {"path": [path], "rows": [table.num_rows]},
-            schema=pa.schema([("path", pa.string()), ("rows", pa.int64())]),
-        )
-
-    return write
+    DataFrame reads and writes copy the context's Hadoop configuration when they start,
+    so a key set here reaches the WebHDFS client of the driver and of local executors.
+    """
+    credential = os.environ.get(CREDENTIAL_ENV)
+    if not credential:
+        raise SystemExit(f"{CREDENTIAL_ENV} is not set: the job cannot sign in to WebHDFS")
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    hadoop_conf.set("dfs.webhdfs.oauth2.credential", credential)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     spark = SparkSession.builder.appName("lakever-region-totals").getOrCreate()
     try:
-        source = f"{args.repository}/{args.branch}/{args.input}"
-        with gateway_filesystem().open_input_stream(source) as stream:
-            orders = pacsv.read_csv(stream)
-        print(f"read {orders.num_rows} orders from {source}")
+        set_credential(spark)
+        branch = f"{args.webhdfs.rstrip('/')}/{args.repository}/{args.branch}"
+        source = f"{branch}/{args.input}"
+        orders = spark.read.csv(source, header=True, schema=ORDERS_SCHEMA)
         totals = (
-            spark.createDataFrame(orders)
-            .groupBy("region")
+            orders.groupBy("region")
             .agg(F.count("order_id").alias("orders"), F.sum("amount").alias("revenue"))
             .orderBy("region")
         )
         if args.corrupt == "true":
             totals = totals.withColumn("revenue", -F.col("revenue"))
-        base = f"{args.repository}/{args.branch}/{args.output.rstrip('/')}/"
-        written = totals.coalesce(1).mapInArrow(partition_writer(base), RESULT_SCHEMA).collect()
-        for row in written:
-            print(f"wrote {row['rows']} rows to {row['path']}")
+        target = f"{branch}/{args.output.rstrip('/')}"
+        # One small file per day; overwrite makes a retried task replace its own output.
+        totals.coalesce(1).write.mode("overwrite").parquet(target)
+        written = spark.read.parquet(target).count()
+        print(f"read orders from {source}, wrote {written} regions to {target}")
         if not written:
-            raise SystemExit(f"no output written under {base}")
+            raise SystemExit(f"no totals written under {target}")
     finally:
         spark.stop()
 

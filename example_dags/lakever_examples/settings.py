@@ -1,4 +1,4 @@
-"""Where the example DAGs find the server, and how engines reach its S3 gateway."""
+"""Where the example DAGs find the server, and how engines reach its S3 gateway and WebHDFS."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ REPOSITORY_PARAM = "{{ params.repository }}"
 
 @dataclass(frozen=True)
 class S3Settings:
-    """The S3 gateway of the server behind a connection: same host, same keys.
+    """The server behind a connection, for engines: S3 gateway and WebHDFS, same keys.
 
     :param endpoint: the server's base URL, e.g. ``http://127.0.0.1:8000``.
     :param access_key_id: the access key id.
@@ -45,6 +45,23 @@ class S3Settings:
             region="us-east-1",
             allow_bucket_creation=False,
         )
+
+    @property
+    def webhdfs_root(self) -> str:
+        """The server's WebHDFS for Hadoop and Spark: ``webhdfs://<host>:<port>``.
+
+        Paths under it are ``/<repository>/<ref>/<path>``; ``https`` servers are ``swebhdfs``.
+        """
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.endpoint)
+        scheme = "swebhdfs" if parts.scheme == "https" else "webhdfs"
+        return f"{scheme}://{parts.netloc}"
+
+    @property
+    def webhdfs_token_url(self) -> str:
+        """Where Hadoop's OAuth2 token provider trades these keys for a bearer token."""
+        return f"{self.endpoint.rstrip('/')}/webhdfs/oauth2/token"
 
     def env(self) -> dict[str, str]:
         """Environment variables that hand these settings to a Spark job."""

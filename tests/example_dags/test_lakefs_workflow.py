@@ -8,6 +8,7 @@ that run's recorded commit and reproduces the failure.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -32,6 +33,12 @@ def totals_prefix(day: str) -> str:
 
 def orders_path(day: str) -> str:
     return f"raw/orders/date={day}/orders.csv"
+
+
+def parquet_parts(client: Any, repository: str, ref: str, day: str) -> list[str]:
+    """The Parquet files Spark wrote for ``day`` (its ``_SUCCESS`` marker aside)."""
+    listed = objects(client, repository, ref, totals_prefix(day))
+    return [o.path for o in listed if o.path.endswith(".parquet")]
 
 
 def expected_totals(client: Any, repository: str, ref: str, day: str) -> list[dict[str, Any]]:
@@ -84,12 +91,29 @@ def troubleshooting(run_dag: RunDag, bad_run: Any) -> Any:
 def test_spark_job_publishes_the_totals_of_the_committed_input_on_main(
     good_run: Any, client: Any, repository: str
 ) -> None:
-    parts = objects(client, repository, "main", totals_prefix(GOOD_DAY))
-    assert [p.path for p in parts] == [f"{totals_prefix(GOOD_DAY)}part-00000.parquet"]
-    totals = parquet(client, repository, "main", parts[0].path)
+    parts = [o.path for o in objects(client, repository, "main", totals_prefix(GOOD_DAY))]
+    # Spark's own committer wrote through WebHDFS: one part file named as Spark names it,
+    # and nothing else (no _SUCCESS marker, no _temporary leftovers, no directory marker).
+    assert len(parts) == 1, parts
+    assert re.fullmatch(
+        re.escape(totals_prefix(GOOD_DAY)) + r"part-00000-[0-9a-f-]+-c000\S*\.parquet", parts[0]
+    )
+    totals = parquet(client, repository, "main", parts[0])
     assert totals.sort_by("region").to_pylist() == expected_totals(
         client, repository, "main", GOOD_DAY
     )
+
+
+def test_spark_job_signs_in_to_webhdfs_without_logging_the_secret(
+    good_run: Any, server: Any
+) -> None:
+    output = good_run["result"].output
+    (command,) = [line for line in output.splitlines() if "Spark-Submit cmd" in line]
+    assert f"--webhdfs webhdfs://127.0.0.1:{server.port}" in command
+    assert f"oauth2.client.id={server.access_key_id}" in command
+    assert f"oauth2.refresh.url={server.url}/webhdfs/oauth2/token" in command
+    assert "oauth2.credential" not in command
+    assert server.secret_access_key not in output
 
 
 def test_main_records_the_run_commit_and_its_merge_with_dag_and_run_ids(
@@ -134,8 +158,8 @@ def test_failed_run_keeps_its_branch_with_the_commit_it_made(
     head = log(client, repository, branch)[0]
     assert head.metadata["airflow.run_id"] == run_id
     assert head.metadata["airflow.task_id"] == "commit"
-    (part,) = objects(client, repository, head.id, totals_prefix(BAD_DAY))
-    revenue = parquet(client, repository, head.id, part.path)["revenue"].to_pylist()
+    (part,) = parquet_parts(client, repository, head.id, BAD_DAY)
+    revenue = parquet(client, repository, head.id, part)["revenue"].to_pylist()
     assert revenue
     assert all(r < 0 for r in revenue)
 
