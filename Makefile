@@ -62,7 +62,7 @@ server: venv
 	$(BIN)/lakever-server run --quickstart --data-dir .lakever
 
 bench: venv
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) .lakever .mypy_cache .ruff_cache .pytest_cache
