@@ -8,7 +8,7 @@ value that others may change concurrently (branch heads), as lakeFS's ``SetIf`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 
@@ -85,3 +85,25 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not stripped:
         return None
     return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+PageFetch = Callable[[bytes, bool, int], list[tuple[bytes, bytes]]]
+"""``fetch(cursor, inclusive, size)``: up to ``size`` pairs in key order, keys from
+``cursor`` (``>=`` when ``inclusive``, else ``>``), within the scan's end bound."""
+
+
+def paged_scan(
+    fetch: PageFetch, start: bytes, limit: int | None, batch: int
+) -> Iterator[tuple[bytes, bytes]]:
+    """Drive a ``scan`` one bounded page at a time, so no page stays open between reads and
+    a caller that stops early reads little. Shared by the SQL stores."""
+    cursor, inclusive, remaining = start, True, limit
+    while remaining is None or remaining > 0:
+        size = batch if remaining is None else min(batch, remaining)
+        page = fetch(cursor, inclusive, size)
+        yield from page
+        if len(page) < size:
+            return
+        if remaining is not None:
+            remaining -= len(page)
+        cursor, inclusive = page[-1][0], False

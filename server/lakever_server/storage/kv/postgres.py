@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 from lakever_server.errors import InvalidValue, PreconditionFailed
+from lakever_server.storage.kv.base import paged_scan
 
 SCAN_BATCH = 1000
 """Rows fetched per scan page."""
@@ -128,24 +129,19 @@ class PostgresKV:
         limit: int | None = None,
     ) -> Iterator[tuple[bytes, bytes]]:
         bound = "" if end is None else " AND key < %s"
-        first_sql = f"SELECT key, value FROM kv WHERE partition = %s AND key >= %s{bound}"
-        next_sql = f"SELECT key, value FROM kv WHERE partition = %s AND key > %s{bound}"
         tail: tuple[bytes, ...] = () if end is None else (end,)
-        cursor, sql, remaining = start, first_sql, limit
-        while remaining is None or remaining > 0:
-            size = SCAN_BATCH if remaining is None else min(SCAN_BATCH, remaining)
+
+        def fetch(cursor: bytes, inclusive: bool, size: int) -> list[tuple[bytes, bytes]]:
+            op = ">=" if inclusive else ">"
+            sql = f"SELECT key, value FROM kv WHERE partition = %s AND key {op} %s{bound}"
             # One short statement per page: no transaction stays open between pages.
             with self._auto.connect() as connection:
                 rows = connection.exec_driver_sql(
                     f"{sql} ORDER BY key LIMIT %s", (partition, cursor, *tail, size)
                 ).all()
-            batch = [(bytes(k), bytes(v)) for k, v in rows]
-            yield from batch
-            if len(batch) < size:
-                return
-            if remaining is not None:
-                remaining -= len(batch)
-            cursor, sql = batch[-1][0], next_sql
+            return [(bytes(k), bytes(v)) for k, v in rows]
+
+        return paged_scan(fetch, start, limit, SCAN_BATCH)
 
     # -- writes ----------------------------------------------------------------------
 

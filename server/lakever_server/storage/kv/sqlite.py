@@ -33,6 +33,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from lakever_server.errors import PreconditionFailed, TooManyRequests
+from lakever_server.storage.kv.base import paged_scan
 
 SCAN_BATCH = 1000
 """Rows fetched per scan page."""
@@ -184,18 +185,15 @@ class SQLiteKV:
         first_sql = f"{_SCAN_FROM}{bound} ORDER BY key LIMIT ?"
         next_sql = f"{_SCAN_AFTER}{bound} ORDER BY key LIMIT ?"
         tail: tuple[bytes, ...] = () if end is None else (end,)
-        cursor, sql, remaining = start, first_sql, limit
-        while remaining is None or remaining > 0:
-            size = SCAN_BATCH if remaining is None else min(SCAN_BATCH, remaining)
-            batch: list[tuple[bytes, bytes]] = (
+
+        def fetch(cursor: bytes, inclusive: bool, size: int) -> list[tuple[bytes, bytes]]:
+            sql = first_sql if inclusive else next_sql
+            page: list[tuple[bytes, bytes]] = (
                 self._reader().execute(sql, (partition, cursor, *tail, size)).fetchall()
             )
-            yield from batch
-            if len(batch) < size:
-                return
-            if remaining is not None:
-                remaining -= len(batch)
-            cursor, sql = batch[-1][0], next_sql
+            return page
+
+        return paged_scan(fetch, start, limit, SCAN_BATCH)
 
     # -- writes ----------------------------------------------------------------------
 
