@@ -36,8 +36,8 @@ import httpx
 import lakefs_sdk
 from botocore.config import Config
 
-from tests.server.webhdfs.support import access_token, start_webhdfs_server
-from tests.support.server import RunningServer
+from tests.server.webhdfs.support import access_token
+from tests.support.server import RunningServer, start_server
 
 BLOCK = 1024 * 1024
 
@@ -171,7 +171,7 @@ def run(size_mib: int, repeat: int, spark_files: int) -> tuple[dict[str, float],
         root = Path(tmp)
         source = root / "source.bin"
         make_source(source, size_mib)
-        server = start_webhdfs_server(root / "server")
+        server = start_server(root / "server")
         try:
             s3 = client(server)
             create_repository(server, "bench")
