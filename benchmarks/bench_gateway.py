@@ -1,13 +1,13 @@
 """Throughput of one large object through the S3 and WebHDFS gateways, side by side with
 raw local disk, and Spark writing many small Parquet files through WebHDFS.
 
-Run: ``.venv/bin/python -m benchmarks.bench_gateway [--size-mib 1024] [--repeat 1]
+Run: ``.venv/bin/python -m benchmarks.bench_gateway [--size-mib 1024] [--repeat 3]
 [--spark-files 1000]`` (``--spark-files 0`` skips Spark). Starts a real quickstart server
 (SQLite + local disk in a temporary directory on the same filesystem as the raw-disk
 baseline, ``/webhdfs/`` routed to the WebHDFS app), then measures:
 
-- raw disk: write the file in 1 MiB blocks and fsync (the local block store fsyncs
-  too), then read it back in 1 MiB blocks;
+- raw disk: write the file in 1 MiB blocks and fsync it (the block store makes every
+  object durable too), then read it back in 1 MiB blocks;
 - S3 single PUT: boto3 ``put_object`` streaming the file (signed SHA-256 payload, CRC32
   header, as boto3 does over plain HTTP), and a streaming ``get_object`` read;
 - S3 multipart: boto3 ``upload_file`` / ``download_file`` at their defaults (8 MiB parts,
@@ -16,24 +16,30 @@ baseline, ``/webhdfs/`` routed to the WebHDFS app), then measures:
 - Spark (local[2]) writing a DataFrame as ``--spark-files`` small Parquet files to a
   branch over WebHDFS, against the same write to a local directory.
 
-Before every read, the page cache of the raw file and of every blob under the server's
-data directory is dropped (``posix_fadvise(DONTNEED)``, the files are fsynced), so reads
-come from the disk on both sides. Prints MiB/s and the ratio to raw disk.
+Every read is measured twice in a row: *cold*, after the raw file and every blob of the
+server were fsynced and dropped from the page cache (``posix_fadvise(DONTNEED)``, no root
+needed), so the bytes come from the disk on both sides; then *warm*, from the page cache.
+Each measure runs ``--repeat`` times; the table shows medians, the ratio to the raw disk
+figure of the same kind, and the server process's CPU seconds per GiB moved (psutil), which
+a busy shared machine does not distort the way it distorts wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import lakefs_sdk
+import psutil
 from botocore.config import Config
 
 from tests.server.webhdfs.support import access_token
@@ -165,64 +171,156 @@ def spark_small_files(server: RunningServer, files: int, local_dir: Path) -> dic
         spark.stop()
 
 
-def run(size_mib: int, repeat: int, spark_files: int) -> tuple[dict[str, float], dict[str, float]]:
-    results: dict[str, float] = {}
+@dataclass(frozen=True)
+class Case:
+    """One measure: what it does, whether it writes or reads, and its raw-disk baseline."""
+
+    name: str
+    action: Callable[[], object]
+    side: str  # "write" or "read"
+    baseline: str  # the name of the raw-disk case it is compared with
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Medians of one measure over the repeats."""
+
+    name: str
+    side: str
+    cache: str  # "" for writes, "cold" or "warm" for reads
+    mib_s: float
+    server_cpu_s_per_gib: float | None
+    baseline: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.cache})" if self.cache else self.name
+
+
+def server_cpu_seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def cases(server: RunningServer, root: Path, source: Path) -> list[Case]:
+    s3 = client(server)
+    token = access_token(server)
+    raw = root / "raw.bin"
+    downloaded = root / "downloaded.bin"
+    return [
+        Case("raw disk write + fsync", lambda: raw_write(source, raw), "write", ""),
+        Case("raw disk read", lambda: raw_read(raw), "read", ""),
+        Case(
+            "s3 put_object", lambda: s3_put(s3, "bench", source), "write", "raw disk write + fsync"
+        ),
+        Case(
+            "s3 get_object", lambda: s3_get(s3, "bench", "main/single.bin"), "read", "raw disk read"
+        ),
+        Case(
+            "s3 upload_file (multipart)",
+            lambda: s3.upload_file(str(source), "bench", "main/multi.bin"),
+            "write",
+            "raw disk write + fsync",
+        ),
+        Case(
+            "s3 download_file (ranged)",
+            lambda: s3.download_file("bench", "main/multi.bin", str(downloaded)),
+            "read",
+            "raw disk read",
+        ),
+        Case(
+            "webhdfs CREATE",
+            lambda: webhdfs_put(server, token, source),
+            "write",
+            "raw disk write + fsync",
+        ),
+        Case("webhdfs OPEN", lambda: webhdfs_get(server, token), "read", "raw disk read"),
+    ]
+
+
+def measure(
+    case: Case, repeat: int, size_mib: int, cold_roots: list[Path], process: psutil.Process | None
+) -> list[Figure]:
+    """Run ``case`` ``repeat`` times (a read: cold, then warm, each time); medians."""
+    caches = ["cold", "warm"] if case.side == "read" else [""]
+    seconds: dict[str, list[float]] = {cache: [] for cache in caches}
+    cpu: dict[str, list[float]] = {cache: [] for cache in caches}
+    for _ in range(repeat):
+        for cache in caches:
+            if cache == "cold":
+                evict(*cold_roots)
+            cpu_before = server_cpu_seconds(process)
+            seconds[cache].append(timed(case.action))
+            cpu[cache].append(server_cpu_seconds(process) - cpu_before)
+    gib = size_mib / 1024
+    return [
+        Figure(
+            name=case.name,
+            side=case.side,
+            cache=cache,
+            mib_s=size_mib / statistics.median(seconds[cache]),
+            server_cpu_s_per_gib=(
+                statistics.median(cpu[cache]) / gib if process is not None else None
+            ),
+            baseline=case.baseline,
+        )
+        for cache in caches
+    ]
+
+
+def run(size_mib: int, repeat: int, spark_files: int) -> tuple[list[Figure], dict[str, float]]:
+    figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="bench-gateway-", dir=os.environ.get("TMPDIR")) as tmp:
         root = Path(tmp)
         source = root / "source.bin"
         make_source(source, size_mib)
         server = start_server(root / "server")
         try:
-            s3 = client(server)
             create_repository(server, "bench")
-            token = access_token(server)
-            downloaded = root / "downloaded.bin"
-            cases: dict[str, Callable[[], object]] = {
-                "raw disk write": lambda: raw_write(source, root / "raw.bin"),
-                "raw disk read": lambda: raw_read(root / "raw.bin"),
-                "s3 put_object": lambda: s3_put(s3, "bench", source),
-                "s3 get_object": lambda: s3_get(s3, "bench", "main/single.bin"),
-                "s3 upload_file (multipart)": lambda: s3.upload_file(
-                    str(source), "bench", "main/multi.bin"
-                ),
-                "s3 download_file (ranged)": lambda: s3.download_file(
-                    "bench", "main/multi.bin", str(downloaded)
-                ),
-                "webhdfs CREATE": lambda: webhdfs_put(server, token, source),
-                "webhdfs OPEN": lambda: webhdfs_get(server, token),
-            }
-            for name, action in cases.items():
-                times = []
-                for _ in range(repeat):
-                    evict(root / "raw.bin", root / "server") if (
-                        root / "raw.bin"
-                    ).exists() else None
-                    times.append(timed(action))
-                results[name] = size_mib / min(times)
+            assert server.process is not None
+            process = psutil.Process(server.process.pid)
+            # Only the data read is dropped from the cache: the raw file and the blobs.
+            cold_roots = [root / "raw.bin", root / "server" / "blocks"]
+            for case in cases(server, root, source):
+                is_raw = not case.baseline
+                figures += measure(case, repeat, size_mib, cold_roots, None if is_raw else process)
             spark = spark_small_files(server, spark_files, root) if spark_files else {}
         finally:
             server.stop()
-    return results, spark
+    return figures, spark
+
+
+def report(figures: list[Figure], size_mib: int, repeat: int) -> None:
+    by_label = {(f.name, f.cache): f for f in figures}
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"object size: {size_mib} MiB, median of {repeat}; load average {load}")
+    header = f"{'MiB/s':>9s} {'raw MiB/s':>10s} {'ratio':>7s} {'server CPU s/GiB':>17s}"
+    print(f"  {'measure':40s} {header}")
+    for figure in figures:
+        raw = by_label[(figure.baseline, figure.cache)] if figure.baseline else figure
+        cpu = figure.server_cpu_s_per_gib
+        cpu_text = "-" if cpu is None else f"{cpu:.2f}"
+        print(
+            f"  {figure.label:40s} {figure.mib_s:9.1f} {raw.mib_s:10.1f}"
+            f" {figure.mib_s / raw.mib_s:6.2f}x {cpu_text:>17s}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--spark-files", type=int, default=1000)
     args = parser.parse_args()
-    results, spark = run(args.size_mib, args.repeat, args.spark_files)
-    raw = {"write": results["raw disk write"], "read": results["raw disk read"]}
-    print(f"object size: {args.size_mib} MiB, best of {args.repeat}")
-    for name, mib_s in results.items():
-        writes = ("write", "put", "upload", "CREATE")
-        side = "write" if any(w in name for w in writes) else "read"
-        print(f"  {name:32s} {mib_s:9.1f} MiB/s   {mib_s / raw[side]:6.2f} x raw {side}")
+    figures, spark = run(args.size_mib, args.repeat, args.spark_files)
+    report(figures, args.size_mib, args.repeat)
     if spark:
         print(f"Spark writing {args.spark_files} small Parquet files:")
         for name, seconds in spark.items():
             ratio = seconds / spark["spark local disk"]
-            print(f"  {name:32s} {seconds:9.1f} s        {ratio:6.1f} x local disk")
+            print(f"  {name:40s} {seconds:9.1f} s        {ratio:6.1f} x local disk")
 
 
 if __name__ == "__main__":
