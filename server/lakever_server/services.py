@@ -41,7 +41,10 @@ class Services:
         Point reads on them take microseconds, so the API may call them on the event
         loop; on PostgreSQL or S3 a read waits on the network and goes to a thread.
         """
-        scheme = self.settings.metadata_url.partition("://")[0]
+        # Not ``settings.metadata_url``: it resolves the data directory on disk, and
+        # this is asked on every object read. No URL means the embedded SQLite file.
+        url = self.settings.metadata.url
+        scheme = url.partition("://")[0] if url else "sqlite"
         return scheme in ("sqlite", "memory") and self.settings.blockstore.type != "s3"
 
     def close(self) -> None:
