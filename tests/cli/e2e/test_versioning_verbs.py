@@ -101,6 +101,29 @@ def test_tag_create_list_show_and_delete(lakever: Lakever, repo: str) -> None:
     assert lakever.json("tag", "list", f"lakefs://{repo}") == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "make"),
+    [
+        pytest.param("branch", ("branch", "create", "{uri}", "--source", "main"), id="branches"),
+        pytest.param("tag", ("tag", "create", "{uri}", "main"), id="tags"),
+    ],
+)
+def test_ref_lists_filter_by_prefix_cap_by_amount_and_render_a_table(
+    lakever: Lakever, repo: str, kind: str, make: tuple[str, ...]
+) -> None:
+    for name in ("nightly-1", "nightly-2", "release-1"):
+        lakever.run(*(arg.format(uri=f"lakefs://{repo}/{name}") for arg in make))
+    listing = (kind, "list", f"lakefs://{repo}")
+    nightly = lakever.json(*listing, "--prefix", "nightly-")
+    assert [r["id"] for r in nightly] == ["nightly-1", "nightly-2"]
+    assert {r["commit_id"] for r in nightly} == {head(lakever, repo)}
+    assert lakever.json(*listing, "--prefix", "nightly-", "--amount", "1") == nightly[:1]
+    table = lakever.run(*listing, "--prefix", "release-").stdout
+    assert "COMMIT ID" in table
+    assert "release-1" in table
+    assert "nightly-1" not in table
+
+
 def test_commit_records_message_metadata_and_allows_empty(lakever: Lakever, repo: str) -> None:
     put(lakever, f"lakefs://{repo}/main/events/day=1.csv", "a,b\n")
     commit = lakever.json(

@@ -8,17 +8,19 @@ import typer
 
 from lakever_server.cli.commands.common import (
     AmountOption,
+    PrefixOption,
+    RepositoryArg,
     YesOption,
     commit_row,
     confirm,
     default_repository,
+    list_refs,
 )
 from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import UsageError
-from lakever_server.cli.output import emit_message, emit_record, emit_rows
-from lakever_server.cli.paging import page_size, paginate
+from lakever_server.cli.output import emit_message, emit_record
 from lakever_server.cli.state import OutputOption, state_of
-from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
+from lakever_server.cli.uri import parse_ref, parse_refs
 
 app = typer.Typer(
     help="Create, list, show, delete, reset and revert branches.", no_args_is_help=True
@@ -77,28 +79,15 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    uri: Annotated[
-        str,
-        typer.Argument(
-            help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
-        ),
-    ],
-    prefix: Annotated[str | None, typer.Option("--prefix", help="Only names starting so.")] = None,
+    uri: RepositoryArg,
+    prefix: PrefixOption = None,
     amount: AmountOption = None,
     output: OutputOption = None,
 ) -> None:
     """List the branches of a repository and the commit each points at."""
-    state = state_of(ctx)
-    fmt = state.fmt(output)
-    repository = parse_repository(uri).repository
-    api = state.client.branches
-    refs = paginate(
-        lambda after: api.list_branches(
-            repository, prefix=prefix, after=after, amount=page_size(amount)
-        ),
-        limit=amount,
+    list_refs(
+        ctx, uri, lambda c: c.branches.list_branches, prefix=prefix, amount=amount, output=output
     )
-    emit_rows([r.to_dict() for r in refs], ("id", "commit_id"), fmt)
 
 
 @app.command("show")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lakever_server.cli.completion import complete_uri
 from lakever_server.cli.errors import UsageError
-from lakever_server.cli.output import format_time
-from lakever_server.cli.state import CliState
+from lakever_server.cli.output import emit_rows, format_time, model_dict
+from lakever_server.cli.paging import page_size, paginate
+from lakever_server.cli.state import CliState, OutputOption, state_of
 from lakever_server.cli.uri import parse_repository
+
+if TYPE_CHECKING:
+    from lakever_server.cli.client import LakeClient
 
 MetaOption = Annotated[
     list[str] | None,
@@ -21,6 +26,13 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 AmountOption = Annotated[
     int | None, typer.Option("--amount", "-n", min=1, help="Show at most this many.")
 ]
+RepositoryArg = Annotated[
+    str,
+    typer.Argument(
+        help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
+    ),
+]
+PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Only names starting so.")]
 
 
 def parse_meta(pairs: Sequence[str] | None) -> dict[str, str]:
@@ -64,3 +76,34 @@ def commit_row(commit: Any) -> dict[str, Any]:
     if row["metadata"] is None:
         row["metadata"] = {}
     return row
+
+
+def list_refs(
+    ctx: typer.Context,
+    uri: str,
+    lister: Callable[[LakeClient], Callable[..., Any]],
+    *,
+    prefix: str | None,
+    amount: int | None,
+    output: OutputOption,
+) -> None:
+    """Print the named refs (branches or tags) of a repository and the commit each names.
+
+    Args:
+        ctx: the command's context.
+        uri: ``lakefs://<repository>``.
+        lister: picks the paged listing call from the client, e.g.
+            ``lambda c: c.tags.list_tags``.
+        prefix: only names starting so.
+        amount: at most this many.
+        output: the command's ``--output``.
+    """
+    state = state_of(ctx)
+    fmt = state.fmt(output)
+    repository = parse_repository(uri).repository
+    list_page = lister(state.client)
+    refs = paginate(
+        lambda after: list_page(repository, prefix=prefix, after=after, amount=page_size(amount)),
+        limit=amount,
+    )
+    emit_rows([model_dict(r) for r in refs], ("id", "commit_id"), fmt)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lakever_server.cli.completion import complete_uri
+from lakever_server.cli.commands.common import RepositoryArg
 from lakever_server.cli.errors import CliError, ExitCode
 from lakever_server.cli.output import emit_message, emit_rows
 from lakever_server.cli.state import OutputOption, state_of
@@ -17,12 +17,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RepoArg = Annotated[
-    str,
-    typer.Argument(
-        help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
-    ),
-]
 PatternArg = Annotated[str, typer.Argument(help="Branch name pattern (* and ? wildcards).")]
 
 
@@ -44,7 +38,9 @@ def _store(ctx: typer.Context, repository: str, patterns: list[str], etag: str |
 
 
 @app.command("add")
-def add(ctx: typer.Context, uri: RepoArg, pattern: PatternArg, output: OutputOption = None) -> None:
+def add(
+    ctx: typer.Context, uri: RepositoryArg, pattern: PatternArg, output: OutputOption = None
+) -> None:
     """Protect branches matching a pattern."""
     fmt = state_of(ctx).fmt(output)
     repository = parse_repository(uri).repository
@@ -58,7 +54,7 @@ def add(ctx: typer.Context, uri: RepoArg, pattern: PatternArg, output: OutputOpt
 
 
 @app.command("list")
-def list_(ctx: typer.Context, uri: RepoArg, output: OutputOption = None) -> None:
+def list_(ctx: typer.Context, uri: RepositoryArg, output: OutputOption = None) -> None:
     """List the protected branch patterns."""
     fmt = state_of(ctx).fmt(output)
     patterns, _ = _rules(ctx, parse_repository(uri).repository)
@@ -67,7 +63,7 @@ def list_(ctx: typer.Context, uri: RepoArg, output: OutputOption = None) -> None
 
 @app.command("delete")
 def delete(
-    ctx: typer.Context, uri: RepoArg, pattern: PatternArg, output: OutputOption = None
+    ctx: typer.Context, uri: RepositoryArg, pattern: PatternArg, output: OutputOption = None
 ) -> None:
     """Stop protecting branches matching a pattern."""
     fmt = state_of(ctx).fmt(output)

@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lakever_server.cli.commands.common import AmountOption, YesOption, confirm
-from lakever_server.cli.completion import complete_uri
+from lakever_server.cli.commands.common import AmountOption, RepositoryArg, YesOption, confirm
 from lakever_server.cli.errors import UsageError
 from lakever_server.cli.output import (
     OutputFormat,
@@ -23,12 +22,6 @@ from lakever_server.cli.uri import parse_repository
 app = typer.Typer(help="Create, list, show and delete repositories.", no_args_is_help=True)
 
 COLUMNS = ("id", "default_branch", "storage_namespace", "created")
-RepoArg = Annotated[
-    str,
-    typer.Argument(
-        help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
-    ),
-]
 
 
 def _row(repo: Any) -> dict[str, Any]:
@@ -57,7 +50,7 @@ def _default_namespace(ctx: typer.Context, name: str) -> str:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    uri: RepoArg,
+    uri: RepositoryArg,
     storage_namespace: Annotated[
         str | None,
         typer.Argument(help="Where data is stored, e.g. s3://bucket/repo (default: server's)."),
@@ -114,7 +107,7 @@ def list_(
 
 
 @app.command("show")
-def show(ctx: typer.Context, uri: RepoArg, output: OutputOption = None) -> None:
+def show(ctx: typer.Context, uri: RepositoryArg, output: OutputOption = None) -> None:
     """Show one repository."""
     state = state_of(ctx)
     fmt = state.fmt(output)
@@ -124,7 +117,7 @@ def show(ctx: typer.Context, uri: RepoArg, output: OutputOption = None) -> None:
 
 @app.command("delete")
 def delete(
-    ctx: typer.Context, uri: RepoArg, yes: YesOption = False, output: OutputOption = None
+    ctx: typer.Context, uri: RepositoryArg, yes: YesOption = False, output: OutputOption = None
 ) -> None:
     """Delete a repository and all its branches, tags and commits."""
     state = state_of(ctx)

@@ -6,12 +6,19 @@ from typing import Annotated
 
 import typer
 
-from lakever_server.cli.commands.common import AmountOption, YesOption, confirm, default_repository
+from lakever_server.cli.commands.common import (
+    AmountOption,
+    PrefixOption,
+    RepositoryArg,
+    YesOption,
+    confirm,
+    default_repository,
+    list_refs,
+)
 from lakever_server.cli.completion import complete_uri
-from lakever_server.cli.output import emit_message, emit_record, emit_rows, model_dict
-from lakever_server.cli.paging import page_size, paginate
+from lakever_server.cli.output import emit_message, emit_record, model_dict
 from lakever_server.cli.state import OutputOption, state_of
-from lakever_server.cli.uri import parse_ref, parse_refs, parse_repository
+from lakever_server.cli.uri import parse_ref, parse_refs
 
 app = typer.Typer(help="Create, list, show and delete tags.", no_args_is_help=True)
 
@@ -55,28 +62,13 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    uri: Annotated[
-        str,
-        typer.Argument(
-            help="lakefs://<repository>", metavar="REPOSITORY_URI", autocompletion=complete_uri
-        ),
-    ],
-    prefix: Annotated[str | None, typer.Option("--prefix", help="Only names starting so.")] = None,
+    uri: RepositoryArg,
+    prefix: PrefixOption = None,
     amount: AmountOption = None,
     output: OutputOption = None,
 ) -> None:
     """List the tags of a repository."""
-    state = state_of(ctx)
-    fmt = state.fmt(output)
-    repository = parse_repository(uri).repository
-    api = state.client.tags
-    refs = paginate(
-        lambda after: api.list_tags(
-            repository, prefix=prefix, after=after, amount=page_size(amount)
-        ),
-        limit=amount,
-    )
-    emit_rows([model_dict(r) for r in refs], ("id", "commit_id"), fmt)
+    list_refs(ctx, uri, lambda c: c.tags.list_tags, prefix=prefix, amount=amount, output=output)
 
 
 @app.command("show")
