@@ -224,3 +224,20 @@ def test_import_from_a_block_store_path(lakever: Lakever, repo: str) -> None:
         lakever.run("fs", "cat", f"lakefs://{repo}/main/imported/{first}").stdout_bytes
         == contents[first]
     )
+
+
+def test_failed_downloads_are_counted_and_the_others_still_land(
+    lakever: Lakever, repo: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    contents = make_tree(source, 3)
+    lakever.run("fs", "upload", str(source), f"lakefs://{repo}/main/in/", "-R")
+    target = tmp_path / "back"
+    blocked = sorted(contents)[0]
+    (target / blocked).mkdir(parents=True)  # a directory where the file must go
+    error = lakever.json_error(
+        "fs", "download", f"lakefs://{repo}/main/in/", str(target), "-R", code=1
+    )
+    assert error["message"].startswith(f"1 of 3 downloads failed; first: in/{blocked}: ")
+    for relative in sorted(contents)[1:]:
+        assert (target / relative).read_bytes() == contents[relative]

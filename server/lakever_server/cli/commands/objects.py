@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,8 +23,9 @@ from lakever_server.cli.output import (
     format_time,
 )
 from lakever_server.cli.paging import paginate
-from lakever_server.cli.state import OutputOption, state_of
+from lakever_server.cli.state import CliState, OutputOption, state_of
 from lakever_server.cli.transfer import (
+    OnBytes,
     Transfer,
     copy_stdin_to,
     download_one,
@@ -165,55 +168,80 @@ def upload(
     state = state_of(ctx)
     fmt = state.fmt(output)
     target = parse_path(uri)
-    path = target.path or ""
+    with ExitStack() as cleanup:
+        transfers = _upload_transfers(source, target.path or "", recursive, cleanup)
+        where = (
+            LakeUri(target.repository, target.ref, transfers[0].key)
+            if len(transfers) == 1
+            else target
+        )
+        _transfer_all(
+            state,
+            transfers,
+            upload_one(state.client, target.repository, target.ref_or_fail, content_type),
+            verb=("upload", "Uploaded"),
+            destination=str(where),
+            progress=progress,
+            fmt=fmt,
+        )
+
+
+def _upload_transfers(
+    source: str, path: str, recursive: bool, cleanup: ExitStack
+) -> list[Transfer]:
+    """What ``upload`` moves; stdin is first spooled to a file that ``cleanup`` removes."""
     if source == "-":
         if not path or path.endswith("/"):
             raise UsageError("uploading stdin needs a full object path in the URI")
-        with tempfile.TemporaryDirectory(prefix="lakever-") as tmp:
-            local = Path(tmp) / Path(path).name
-            copy_stdin_to(local, sys.stdin.buffer)
-            transfers = [Transfer(path, local, local.stat().st_size)]
-            _run_upload(ctx, target, transfers, content_type, progress, fmt)
-        return
+        tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="lakever-"))
+        local = Path(tmp) / Path(path).name
+        copy_stdin_to(local, sys.stdin.buffer)
+        return [Transfer(path, local, local.stat().st_size)]
     local_root = Path(source)
     if local_root.is_dir():
         if not recursive:
             raise UsageError(f"{source} is a directory: pass --recursive to upload it")
         prefix = _as_prefix(path)
-        transfers = [
+        return [
             Transfer(prefix + rel, file, file.stat().st_size)
             for rel, file in local_files(local_root)
         ]
-    elif local_root.is_file():
+    if local_root.is_file():
         key = path + local_root.name if not path or path.endswith("/") else path
-        transfers = [Transfer(key, local_root, local_root.stat().st_size)]
-    else:
-        raise UsageError(f"{source}: no such file or directory")
-    _run_upload(ctx, target, transfers, content_type, progress, fmt)
+        return [Transfer(key, local_root, local_root.stat().st_size)]
+    raise UsageError(f"{source}: no such file or directory")
 
 
-def _run_upload(
-    ctx: typer.Context,
-    target: LakeUri,
+def _transfer_all(
+    state: CliState,
     transfers: list[Transfer],
-    content_type: str | None,
+    action: Callable[[Transfer, OnBytes], int],
+    *,
+    verb: tuple[str, str],
+    destination: str,
     progress: bool | None,
     fmt: OutputFormat,
 ) -> None:
-    state = state_of(ctx)
+    """Run ``transfers`` in parallel (with a progress bar when wanted), then confirm.
+
+    Args:
+        verb: the verb and its past form, as in ``("upload", "Uploaded")``.
+        destination: where the objects went, for the confirmation.
+
+    Raises:
+        CliError: any transfer failed (its exit code is the first failure's).
+    """
+    name, past = verb
     report = run_parallel(
         transfers,
-        upload_one(state.client, target.repository, target.ref_or_fail, content_type),
+        action,
         parallelism=state.parallelism,
         show_progress=wants_progress(progress, transfers),
-        description="upload",
+        description=name,
     )
-    report.raise_if_failed("uploads")
-    where = (
-        LakeUri(target.repository, target.ref, transfers[0].key) if len(transfers) == 1 else target
-    )
+    report.raise_if_failed(f"{name}s")
     emit_message(
-        f"Uploaded {report.files} object(s), {format_size(report.bytes)} to {where}",
+        f"{past} {report.files} object(s), {format_size(report.bytes)} to {destination}",
         fmt,
         objects=report.files,
         bytes=report.bytes,
@@ -263,19 +291,14 @@ def download(
             local = local / Path(path).name
         stats = client.objects.stat_object(target.repository, target.ref_or_fail, path)
         transfers = [Transfer(path, local, stats.size_bytes or 0)]
-    report = run_parallel(
+    _transfer_all(
+        state,
         transfers,
         download_one(client, target.repository, target.ref_or_fail),
-        parallelism=state.parallelism,
-        show_progress=wants_progress(progress, transfers),
-        description="download",
-    )
-    report.raise_if_failed("downloads")
-    emit_message(
-        f"Downloaded {report.files} object(s), {format_size(report.bytes)} to {destination}",
-        fmt,
-        objects=report.files,
-        bytes=report.bytes,
+        verb=("download", "Downloaded"),
+        destination=destination,
+        progress=progress,
+        fmt=fmt,
     )
 
 
