@@ -1,4 +1,4 @@
-"""What the lakever sensors share: connection, repository, hook, deferral plumbing."""
+"""What the lakever sensors share: connection, repository, hook, poke and deferral."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_lakever.exceptions import LakeverError
 from airflow_provider_lakever.hooks.lakever import LakeverHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
 
 class LakeverBaseSensor(BaseSensorOperator):
     """Base of the lakever sensors; deferrable by default when Airflow says so.
+
+    A sensor says what it looks for once, in :meth:`find_match` (a poke) and
+    :meth:`make_trigger` (the same look-up, polled in the triggerer), and shapes its result
+    in :meth:`on_found`; poking, deferring and resuming are done here.
 
     :param repository: the repository id (templated).
     :param lakever_conn_id: the Airflow connection to the server (templated).
@@ -55,9 +60,33 @@ class LakeverBaseSensor(BaseSensorOperator):
             **{key: value for key, value in refs.items() if value},
         }
 
-    def defer_timeout(self) -> timedelta:
-        """The sensor's ``timeout`` as the deferral's timeout."""
-        return timedelta(seconds=float(self.timeout))
+    def find_match(self, context: Context) -> dict[str, Any] | None:
+        """Look once: what the condition found, or ``None`` while it does not hold."""
+        raise NotImplementedError
+
+    def make_trigger(self) -> BaseTrigger:
+        """The trigger that polls the same condition in the triggerer."""
+        raise NotImplementedError
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        found = self.find_match(context)
+        if found is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self.on_found(context, found))
+
+    def execute(self, context: Context) -> Any:
+        """Poke (or reschedule) as usual; deferrable: look once, then wait in the triggerer."""
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)
+        if result.is_done:
+            return result.xcom_value
+        self.defer(
+            trigger=self.make_trigger(),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout)),
+        )
+        return None  # pragma: no cover - defer raises
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: succeed with its finding or fail with its error."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import PokeReturnValue
-
 from airflow_provider_lakever.conditions import CommitQuery, find_new_commit
 from airflow_provider_lakever.links.lakever import LakeverCommitLink
 from airflow_provider_lakever.sensors.base import LakeverBaseSensor
@@ -79,14 +77,11 @@ class CommitSensor(LakeverBaseSensor):
         self.log.info("baseline: %s is at %s", self.branch, self._resolved_baseline)
         return None
 
-    def poke(self, context: Context) -> PokeReturnValue:
+    def find_match(self, context: Context) -> dict[str, Any] | None:
         query = self._query(context)
         if query is None:
-            return PokeReturnValue(is_done=False)
-        found = find_new_commit(self.hook, self.repository, self.branch, query)
-        if found is None:
-            return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=self.on_found(context, found))
+            return None
+        return find_new_commit(self.hook, self.repository, self.branch, query)
 
     def on_found(self, context: Context, found: dict[str, Any]) -> dict[str, Any]:
         self.log.info(
@@ -95,23 +90,14 @@ class CommitSensor(LakeverBaseSensor):
         self.remember_links(commit_id=found["commit_id"])
         return found
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        result = self.poke(context)
-        if result.is_done:
-            return result.xcom_value
-        self.defer(
-            trigger=NewCommitTrigger(
-                lakever_conn_id=self.lakever_conn_id,
-                repository=self.repository,
-                branch=self.branch,
-                baseline=str(self._resolved_baseline),
-                metadata=dict(self.metadata or {}),
-                prefixes=self.prefixes,
-                poke_interval=float(self.poke_interval),
-            ),
-            method_name="execute_complete",
-            timeout=self.defer_timeout(),
+    def make_trigger(self) -> NewCommitTrigger:
+        # Deferral follows a first poke, which resolved the baseline.
+        return NewCommitTrigger(
+            lakever_conn_id=self.lakever_conn_id,
+            repository=self.repository,
+            branch=self.branch,
+            baseline=str(self._resolved_baseline),
+            metadata=dict(self.metadata or {}),
+            prefixes=self.prefixes,
+            poke_interval=float(self.poke_interval),
         )
-        return None  # pragma: no cover - defer raises

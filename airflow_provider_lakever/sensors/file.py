@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import PokeReturnValue
-
 from airflow_provider_lakever.conditions import FileQuery, find_committed_file
 from airflow_provider_lakever.links.lakever import LakeverCommitLink
 from airflow_provider_lakever.sensors.base import LakeverBaseSensor
@@ -63,37 +61,24 @@ class FileSensor(LakeverBaseSensor):
     def query(self) -> FileQuery:
         return FileQuery(path=self.path, prefix=self.prefix, pattern=self.pattern)
 
-    def poke(self, context: Context) -> PokeReturnValue:
+    def find_match(self, context: Context) -> dict[str, Any] | None:
         self.log.info(
             "looking for %s in the committed state of %s", self.query.describe(), self.ref
         )
-        found = find_committed_file(self.hook, self.repository, self.ref, self.query)
-        if found is None:
-            return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=self.on_found(context, found))
+        return find_committed_file(self.hook, self.repository, self.ref, self.query)
 
     def on_found(self, context: Context, found: dict[str, Any]) -> dict[str, Any]:
         self.log.info("found %s at commit %s", found["path"], found["commit_id"])
         self.remember_links(commit_id=found["commit_id"])
         return {"commit_id": found["commit_id"], "path": found["path"]}
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        result = self.poke(context)
-        if result.is_done:
-            return result.xcom_value
-        self.defer(
-            trigger=CommittedFileTrigger(
-                lakever_conn_id=self.lakever_conn_id,
-                repository=self.repository,
-                ref=self.ref,
-                path=self.path,
-                prefix=self.prefix,
-                pattern=self.pattern,
-                poke_interval=float(self.poke_interval),
-            ),
-            method_name="execute_complete",
-            timeout=self.defer_timeout(),
+    def make_trigger(self) -> CommittedFileTrigger:
+        return CommittedFileTrigger(
+            lakever_conn_id=self.lakever_conn_id,
+            repository=self.repository,
+            ref=self.ref,
+            path=self.path,
+            prefix=self.prefix,
+            pattern=self.pattern,
+            poke_interval=float(self.poke_interval),
         )
-        return None  # pragma: no cover - defer raises

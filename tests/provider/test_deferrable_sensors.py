@@ -202,6 +202,32 @@ def test_sensor_defers_with_its_baseline_and_resumes_in_execute_complete(
     assert result["commit_id"] == new[0]
 
 
+def test_a_deferrable_file_sensor_answers_at_once_when_committed_else_defers_with_its_timeout(
+    client: LakeFSClient, proxy: FaultProxy
+) -> None:
+    def sensor(path: str) -> FileSensor:
+        return FileSensor(
+            task_id="deferrable_file",
+            repository=SENSOR_REPOSITORY,
+            ref="main",
+            path=path,
+            lakever_conn_id=OBSERVED_CONN_ID,
+            deferrable=True,
+            timeout=90,
+        )
+
+    _write(client, "deferred/there.csv", b"1")
+    commit_id = _commit(client, "there")
+    there = sensor("deferred/there.csv").execute({})  # type: ignore[arg-type]
+    assert there == {"commit_id": commit_id, "path": "deferred/there.csv"}
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor("deferred/later.csv").execute({})  # type: ignore[arg-type]
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, CommittedFileTrigger)
+    assert trigger.query.path == "deferred/later.csv"
+    assert deferred.value.timeout == timedelta(seconds=90)
+
+
 def test_a_poking_file_sensor_never_accepts_an_uncommitted_file(
     client: LakeFSClient, proxy: FaultProxy
 ) -> None:
