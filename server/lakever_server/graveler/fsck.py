@@ -3,9 +3,11 @@
 Checks, for every branch and tag: the record decodes and its commit exists; for every
 commit reachable from them: the record is stored under the hash of its content, its
 parents exist, its generation is ``max(parents) + 1``, and its tree's root node can be
-read; for every head tree (deduplicated by root): every node can be read, keys are
-strictly sorted, and each value passes the caller's check (the catalog checks that the
-object's content exists). Sealed and current staging tokens must be readable.
+read; for every head tree (deduplicated by root): every node is stored (read from
+storage past every cache, through the same lookup as any read: pack index row, pack,
+or the earlier one-blob-per-node layout) and hashes to its id, keys are strictly
+sorted, and each value passes the caller's check (the catalog checks that the object's
+content exists). Sealed and current staging tokens must be readable.
 """
 
 from __future__ import annotations
@@ -75,10 +77,11 @@ def _check_commits(
         else:
             try:
                 ctx.tree.count(commit.meta_range_id)
+                problem = ctx.tree.check_node(commit.meta_range_id)
             except (LakeverError, ValueError, KeyError) as exc:
-                problems.append(
-                    f"commit {commit_id}: tree {commit.meta_range_id} unreadable: {exc}"
-                )
+                problem = f"unreadable: {exc}"
+            if problem:
+                problems.append(f"commit {commit_id}: tree {commit.meta_range_id} {problem}")
     return roots
 
 
@@ -113,5 +116,13 @@ def _check_tree(
                 problem = check_value(key, value)
                 if problem:
                     problems.append(f"{owner}: {problem}")
+    except (LakeverError, ValueError, KeyError) as exc:
+        problems.append(f"{owner}: tree {root} unreadable: {exc}")
+        return
+    try:
+        for nid in ctx.tree.walk_nodes(root):
+            problem = ctx.tree.check_node(nid)
+            if problem:
+                problems.append(f"{owner}: {problem}")
     except (LakeverError, ValueError, KeyError) as exc:
         problems.append(f"{owner}: tree {root} unreadable: {exc}")

@@ -23,6 +23,7 @@ from lakever_server.graveler.tree.codec import (
     Node,
     approximate_memory,
 )
+from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.nodes import checked_decode
 from lakever_server.storage.block.base import BatchSyncedStore, BlockStore
 
@@ -101,6 +102,16 @@ class BlockNodeStore:
             return b"".join(self.block.get(address))
         except NotFound:
             raise NotFound(f"tree node {node_id} not found", kind="node", name=node_id) from None
+
+    def check_stored(self, node_id: str) -> str | None:
+        """What is wrong with the stored blob of ``node_id`` (never the cache), or None."""
+        if node_id == EMPTY_ID:
+            return None
+        try:
+            data = b"".join(self.block.get(self.address(node_id)))
+        except NotFound:
+            return f"tree node {node_id} not found"
+        return None if hash_id(data) == node_id else f"tree node {node_id} does not match its hash"
 
     def put(self, node_id: str, data: bytes) -> None:
         node = checked_decode(data, node_id)

@@ -50,6 +50,15 @@ class DecodedNodeStore(Protocol):
         ...
 
 
+@runtime_checkable
+class CheckedNodeStore(Protocol):
+    """A node store that can check a stored node past its caches (for fsck)."""
+
+    def check_stored(self, node_id: str) -> str | None:
+        """What is wrong with the stored copy of ``node_id``, or None."""
+        ...
+
+
 def checked_decode(data: bytes, expected_id: str) -> Node:
     """Decode ``data``, refusing bytes that do not hash to ``expected_id``."""
     if node_id(data) != expected_id:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
+from lakever_server.errors import NotFound
 from lakever_server.graveler.tree.apply import apply_changes
 from lakever_server.graveler.tree.build import NodeWriter, build_tree
 from lakever_server.graveler.tree.chunker import DEFAULT_RULE, ChunkingRule
 from lakever_server.graveler.tree.codec import EMPTY_ID
+from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.cursor import TreeCursor, child_index
 from lakever_server.graveler.tree.diff import Change, diff_trees
-from lakever_server.graveler.tree.nodes import NodeStore, decoding
+from lakever_server.graveler.tree.nodes import CheckedNodeStore, NodeStore, decoding
 
 
 class Tree:
@@ -114,6 +116,21 @@ class Tree:
             rank += sum(node.counts[:i])
             node = self._nodes.load_node(node.children[i])
         return rank + bisect_left(node.keys, key)
+
+    def check_node(self, node_id: str) -> str | None:
+        """What is wrong with the stored copy of a node (read past every cache), or None.
+
+        For fsck: a node may be readable from the cache and yet lost from storage.
+        """
+        if node_id == EMPTY_ID:
+            return None
+        if isinstance(self.store, CheckedNodeStore):
+            return self.store.check_stored(node_id)
+        try:
+            data = self.store.get(node_id)
+        except NotFound as exc:
+            return exc.message
+        return None if hash_id(data) == node_id else f"tree node {node_id} does not match its hash"
 
     def walk_nodes(self, root: str) -> Iterator[str]:
         """Every node id reachable from ``root`` (root first, depth-first, in key order).

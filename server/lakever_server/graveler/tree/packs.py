@@ -1,0 +1,288 @@
+"""``PackedNodeStore``: tree nodes packed per flush into one blob, found through an index.
+
+A commit writes one node per level per changed path, each a few kilobytes. Stored one
+blob per node, a scattered commit on a large tree cost one file creation (or one S3
+PUT) per node; packed, it costs one blob and one batched metadata write whatever the
+number of nodes. The layout, the write order and why a crash anywhere leaves a
+consistent repository are described in the package docstring (``tree/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import uuid
+from collections import OrderedDict
+from typing import NamedTuple
+
+from lakever_server.errors import NotFound
+from lakever_server.graveler.tree.cache import NodeCache
+from lakever_server.graveler.tree.codec import (
+    EMPTY_DATA,
+    EMPTY_ID,
+    EMPTY_LEAF,
+    CorruptNode,
+    Node,
+    approximate_memory,
+)
+from lakever_server.graveler.tree.codec import node_id as hash_id
+from lakever_server.graveler.tree.nodes import checked_decode
+from lakever_server.storage.block.base import BlockStore
+from lakever_server.storage.kv.base import KVStore
+
+PACK_MAGIC = b"LKVPACK1"
+"""The first bytes of every pack: the format, so a pack is recognizable on its own."""
+DEFAULT_PACK_BYTES = 8 * 1024 * 1024
+DEFAULT_PACK_NODES = 4096
+DEFAULT_LOCATOR_CACHE = 65536
+_LENGTH = struct.Struct("<I")  # before each node in a pack: a scan can rebuild the index
+_LOCATOR = struct.Struct(">16sQI")  # index value: pack id, offset, length
+
+
+class Locator(NamedTuple):
+    """Where a node's bytes are: ``[offset, offset + length)`` of pack ``pack_id``."""
+
+    pack_id: str
+    offset: int
+    length: int
+
+    def encode(self) -> bytes:
+        return _LOCATOR.pack(bytes.fromhex(self.pack_id), self.offset, self.length)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Locator:
+        pack, offset, length = _LOCATOR.unpack(data)
+        return cls(pack.hex(), offset, length)
+
+
+def pack_nodes(nodes: list[tuple[str, bytes]]) -> tuple[bytes, list[tuple[str, int, int]]]:
+    """The pack of ``nodes`` (``(id, encoded)``), and each node's ``(id, offset, length)``."""
+    parts = [PACK_MAGIC]
+    where: list[tuple[str, int, int]] = []
+    offset = len(PACK_MAGIC)
+    for nid, data in nodes:
+        parts.append(_LENGTH.pack(len(data)))
+        parts.append(data)
+        offset += _LENGTH.size
+        where.append((nid, offset, len(data)))
+        offset += len(data)
+    return b"".join(parts), where
+
+
+def unpack_nodes(pack: bytes) -> list[tuple[str, int, int]]:
+    """Every node of a pack as ``(id, offset, length)``: what its index rows say."""
+    if not pack.startswith(PACK_MAGIC):
+        raise CorruptNode("not a node pack", node_id="")
+    found: list[tuple[str, int, int]] = []
+    offset = len(PACK_MAGIC)
+    while offset < len(pack):
+        (length,) = _LENGTH.unpack_from(pack, offset)
+        offset += _LENGTH.size
+        found.append((hash_id(pack[offset : offset + length]), offset, length))
+        offset += length
+    return found
+
+
+class _Buffer:
+    """One thread's nodes saved since its last pack, in write order."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, bytes] = {}
+        self.size = 0
+
+
+class PackedNodeStore:
+    """Nodes packed into blobs under ``{namespace}/_lakever/packs/``, indexed in the KV store.
+
+    Args:
+        block: the repository's block store.
+        kv: the metadata store holding the index (partition ``graveler/nodeindex/...``).
+        namespace: the repository's storage namespace.
+        cache: the decoded-node cache, usually one per process.
+        max_pack_bytes, max_pack_nodes: a thread's buffer is written as a pack when it
+            reaches either, so building a tree of any size holds a bounded buffer.
+        locator_cache: how many node locations to remember (an index lookup saved
+            when a node has left the node cache).
+    """
+
+    def __init__(
+        self,
+        block: BlockStore,
+        kv: KVStore,
+        namespace: str,
+        cache: NodeCache,
+        *,
+        max_pack_bytes: int = DEFAULT_PACK_BYTES,
+        max_pack_nodes: int = DEFAULT_PACK_NODES,
+        locator_cache: int = DEFAULT_LOCATOR_CACHE,
+    ) -> None:
+        self.block = block
+        self.kv = kv
+        self.namespace = namespace.rstrip("/")
+        self.partition = f"graveler/nodeindex/{self.namespace}"
+        self.cache = cache
+        self.max_pack_bytes = max_pack_bytes
+        self.max_pack_nodes = max_pack_nodes
+        self.locator_cache = locator_cache
+        self.packs_written = 0
+        self._lock = threading.Lock()
+        # Saved by some thread and not yet indexed: readable here, and never skipped by
+        # another writer (whose pack must not count on this thread's flush).
+        self._pending: dict[str, bytes] = {}
+        self._locators: OrderedDict[str, Locator] = OrderedDict()
+        self._mine = threading.local()
+
+    def __repr__(self) -> str:
+        return f"PackedNodeStore({self.namespace!r})"
+
+    # -- addresses ----------------------------------------------------------------------
+    def address(self, node_id: str) -> str:
+        """The node's earlier one-blob address; also its key in the node cache."""
+        return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
+
+    def pack_address(self, pack_id: str) -> str:
+        return f"{self.namespace}/_lakever/packs/{pack_id}"
+
+    # -- reads --------------------------------------------------------------------------
+    def locate(self, node_id: str, *, cached: bool = True) -> Locator | None:
+        """The node's index row (``None``: not packed), from the locator cache if allowed."""
+        if cached:
+            with self._lock:
+                locator = self._locators.get(node_id)
+                if locator is not None:
+                    self._locators.move_to_end(node_id)
+                    return locator
+        row = self.kv.get(self.partition, node_id.encode())
+        if row is None:
+            return None
+        locator = Locator.decode(row)
+        with self._lock:
+            self._locators[node_id] = locator
+            if len(self._locators) > self.locator_cache:
+                self._locators.popitem(last=False)
+        return locator
+
+    def read_stored(self, node_id: str, *, cached: bool = True) -> bytes:
+        """The node's bytes from storage (pack, else its earlier blob), not verified."""
+        locator = self.locate(node_id, cached=cached)
+        if locator is None:
+            try:
+                return b"".join(self.block.get(self.address(node_id)))
+            except NotFound:
+                raise NotFound(
+                    f"tree node {node_id} not found", kind="node", name=node_id
+                ) from None
+        start = locator.offset
+        try:
+            address = self.pack_address(locator.pack_id)
+            data = b"".join(self.block.get(address, start, start + locator.length))
+        except NotFound:
+            raise NotFound(
+                f"tree node {node_id}: its pack {locator.pack_id} is missing",
+                kind="node",
+                name=node_id,
+            ) from None
+        return data
+
+    def _unstored(self, node_id: str) -> bytes | None:
+        """A node saved and not yet indexed, by this thread or another, else None."""
+        data = self._buffer().nodes.get(node_id)
+        if data is None:
+            with self._lock:
+                data = self._pending.get(node_id)
+        return data
+
+    def get(self, node_id: str) -> bytes:
+        if node_id == EMPTY_ID:
+            return EMPTY_DATA
+        data = self._unstored(node_id)
+        return data if data is not None else self.read_stored(node_id)
+
+    def load_node(self, node_id: str) -> Node:
+        if node_id == EMPTY_ID:
+            return EMPTY_LEAF
+        key = self.address(node_id)
+        node = self.cache.get(key)
+        if node is None:
+            data = self._unstored(node_id)
+            if data is not None:
+                # Not cached: the cache must only hold nodes that are stored or pending,
+                # and the writer's failure may un-pend this one at any moment.
+                return checked_decode(data, node_id)
+            data = self.read_stored(node_id)
+            node = checked_decode(data, node_id)
+            self.cache.add(key, node, approximate_memory(node, len(data)))
+        return node
+
+    def check_stored(self, node_id: str) -> str | None:
+        """What is wrong with the stored copy of a node (past every cache), or None."""
+        if node_id == EMPTY_ID:
+            return None
+        try:
+            data = self.read_stored(node_id, cached=False)
+        except NotFound as exc:
+            return exc.message
+        if hash_id(data) != node_id:
+            return f"tree node {node_id} does not match its hash"
+        return None
+
+    # -- writes -------------------------------------------------------------------------
+    def _buffer(self) -> _Buffer:
+        buffer: _Buffer | None = getattr(self._mine, "buffer", None)
+        if buffer is None:
+            buffer = self._mine.buffer = _Buffer()
+        return buffer
+
+    def put(self, node_id: str, data: bytes) -> None:
+        node = checked_decode(data, node_id)
+        self.save_node(node_id, node, data)
+        self.flush()
+
+    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+        buffer = self._buffer()
+        if node_id in buffer.nodes:
+            return
+        key = self.address(node_id)
+        with self._lock:
+            if node_id not in self._pending and key in self.cache:
+                return  # stored and indexed (or read from storage): nothing to write
+            self._pending[node_id] = data
+        buffer.nodes[node_id] = data
+        buffer.size += len(data)
+        self.cache.add(key, node, approximate_memory(node, len(data)))
+        if buffer.size >= self.max_pack_bytes or len(buffer.nodes) >= self.max_pack_nodes:
+            self._write_pack(buffer)
+
+    def flush(self) -> None:
+        """Write this thread's buffered nodes as one pack, then index them."""
+        buffer = self._buffer()
+        if buffer.nodes:
+            self._write_pack(buffer)
+
+    def _write_pack(self, buffer: _Buffer) -> None:
+        nodes = list(buffer.nodes.items())
+        buffer.nodes, buffer.size = {}, 0
+        pack_id = uuid.uuid4().hex
+        blob, where = pack_nodes(nodes)
+        try:
+            self.block.put(self.pack_address(pack_id), [blob])  # durable when it returns
+            rows = [
+                (nid.encode(), Locator(pack_id, offset, length).encode())
+                for nid, offset, length in where
+            ]
+            self.kv.write_batch(self.partition, rows)
+        except BaseException:
+            # Uncache before un-pending: meanwhile another writer must see the node
+            # either pending (and write it) or not cached (and write it), never as stored.
+            for nid, _ in nodes:
+                self.cache.discard(self.address(nid))
+            self._unpend(nodes)
+            raise
+        self._unpend(nodes)
+        with self._lock:
+            self.packs_written += 1
+
+    def _unpend(self, nodes: list[tuple[str, bytes]]) -> None:
+        with self._lock:
+            for nid, _ in nodes:
+                self._pending.pop(nid, None)

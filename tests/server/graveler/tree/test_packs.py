@@ -1,0 +1,187 @@
+"""Packed node storage: one blob per flush, an index row per node, reads past the cache."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakever_server.errors import NotFound
+from lakever_server.graveler.tree import (
+    BlockNodeStore,
+    CorruptNode,
+    NodeCache,
+    PackedNodeStore,
+    Tree,
+)
+from lakever_server.graveler.tree.packs import PACK_MAGIC, Locator, unpack_nodes
+from lakever_server.storage.block.local import LocalBlockStore
+from lakever_server.storage.block.memory import MemoryBlockStore
+from lakever_server.storage.kv.memory import MemoryKV
+from lakever_server.storage.kv.sqlite import SQLiteKV
+
+from .trees import lake_items
+
+NAMESPACE = "mem://lake/repo-1"
+
+
+def packs_of(block: Any, namespace: str = NAMESPACE) -> list[str]:
+    return [stat.address for stat in block.list_prefix(f"{namespace}/_lakever/packs/")]
+
+
+def index_rows(kv: Any, namespace: str = NAMESPACE) -> dict[str, Locator]:
+    partition = f"graveler/nodeindex/{namespace}"
+    return {key.decode(): Locator.decode(value) for key, value in kv.scan(partition)}
+
+
+def test_a_large_build_streams_into_several_bounded_packs(tmp_path: Path) -> None:
+    block, kv = LocalBlockStore(tmp_path / "blocks"), SQLiteKV(tmp_path / "meta.db")
+    namespace = "local://lake/repo-1"
+    store = PackedNodeStore(block, kv, namespace, NodeCache(), max_pack_nodes=40)
+    items = lake_items(20_000)
+    tree = Tree(store)
+    root = tree.build(items)
+    walked = list(tree.walk_nodes(root))
+    assert store.packs_written == len(packs_of(block, namespace)) > 1
+    rows = index_rows(kv, namespace)
+    assert set(walked) <= set(rows)
+    for address in packs_of(block, namespace):
+        data = b"".join(block.get(address))
+        assert data.startswith(PACK_MAGIC)
+        nodes = unpack_nodes(data)  # a pack names its own nodes: the index can be rebuilt
+        assert 0 < len(nodes) <= 40
+        for nid, offset, length in nodes:
+            assert rows[nid] == Locator(address.rsplit("/", 1)[1], offset, length)
+    reader = Tree(PackedNodeStore(block, kv, namespace, NodeCache()))
+    assert list(reader.iterate(root)) == items
+    assert [reader.check_node(nid) for nid in walked] == [None] * len(walked)
+    kv.close()
+
+
+def test_each_apply_writes_one_pack_holding_only_the_rewritten_nodes() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
+    tree = Tree(store)
+    root = tree.build(lake_items(50_000))
+    before, rows_before = store.packs_written, len(index_rows(kv))
+    written = tree.nodes_written
+    changes = [(key, b"changed") for key, _ in lake_items(50_000)[::500]]  # 100, scattered
+    new_root = tree.apply(root, changes)
+    assert store.packs_written == before + 1
+    assert len(index_rows(kv)) - rows_before == tree.nodes_written - written
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert reader.get(new_root, changes[37][0]) == b"changed"
+    assert reader.count(new_root) == 50_000
+
+
+def test_a_node_without_an_index_row_is_read_from_the_one_blob_layout() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    items = lake_items(3_000)
+    root = Tree(BlockNodeStore(block, NAMESPACE, NodeCache())).build(items)
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert list(reader.iterate(root)) == items
+    assert all(reader.check_node(nid) is None for nid in reader.walk_nodes(root))
+    assert index_rows(kv) == {}
+
+
+def test_a_node_neither_packed_nor_in_the_one_blob_layout_is_not_found() -> None:
+    store = PackedNodeStore(MemoryBlockStore(), MemoryKV(), NAMESPACE, NodeCache())
+    with pytest.raises(NotFound) as raised:
+        Tree(store).get("ab" * 32, b"k")
+    assert raised.value.kind == "node"
+    assert Tree(store).check_node("ab" * 32) == f"tree node {'ab' * 32} not found"
+
+
+def test_altered_pack_bytes_are_refused_as_corrupt() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build([(b"k", b"v")])
+    (address,) = packs_of(block)
+    data = bytearray(b"".join(block.get(address)))
+    data[-1] ^= 0xFF
+    block.put(address, [bytes(data)])
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    with pytest.raises(CorruptNode):
+        reader.get(root, b"k")
+    assert reader.check_node(root) == f"tree node {root} does not match its hash"
+
+
+def test_a_failed_pack_write_fails_the_build_and_a_retry_stores_everything() -> None:
+    class FailingOnce(MemoryBlockStore):
+        failed = False
+
+        def put(self, address: str, chunks: Any) -> Any:
+            if not self.failed:
+                self.failed = True
+                raise OSError("disk full")
+            return super().put(address, chunks)
+
+    block, kv, cache = FailingOnce(), MemoryKV(), NodeCache()
+    items = lake_items(5_000)
+    store = PackedNodeStore(block, kv, NAMESPACE, cache, max_pack_nodes=20)
+    with pytest.raises(OSError, match="disk full"):
+        Tree(store).build(items)
+    root = Tree(store).build(items)  # same cache: nothing of the failed pack is skipped
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert list(reader.iterate(root)) == items
+    assert all(reader.check_node(nid) is None for nid in reader.walk_nodes(root))
+
+
+def test_a_row_naming_a_lost_pack_is_replaced_when_the_node_is_written_again() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    items = lake_items(2_000)
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    for address in packs_of(block):
+        block.delete(address)
+    assert Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).check_node(root)
+    again = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert again.build(items) == root
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert list(reader.iterate(root)) == items
+
+
+def test_threads_sharing_a_packed_store_each_get_complete_trees() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
+    tree = Tree(store)
+    base = lake_items(10_000)
+    roots: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            # Overlapping content: threads save many of the same nodes at once.
+            roots[n] = tree.build(base[: 8_000 + n * 500])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    for n, root in roots.items():
+        assert reader.count(root) == 8_000 + n * 500
+        assert all(reader.check_node(nid) is None for nid in reader.walk_nodes(root))
+
+
+def test_a_node_read_back_after_leaving_the_node_cache_uses_the_locator_cache() -> None:
+    class CountingKV(MemoryKV):
+        gets = 0
+
+        def get(self, partition: str, key: bytes) -> bytes | None:
+            CountingKV.gets += 1
+            return super().get(partition, key)
+
+    block, kv = MemoryBlockStore(), CountingKV()
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(lake_items(2_000))
+    cache = NodeCache()
+    tree = Tree(PackedNodeStore(block, kv, NAMESPACE, cache))
+    assert tree.count(root) == 2_000
+    assert CountingKV.gets == 1
+    cache.clear()
+    assert tree.count(root) == 2_000
+    assert CountingKV.gets == 1
