@@ -37,7 +37,7 @@ from lakever_server.graveler.names import (
 from lakever_server.graveler.refs import RefStore, ResolvedRef, repo_partition
 from lakever_server.graveler.repository import MAX_CAS_ATTEMPTS, RepositoryContext
 from lakever_server.graveler.staging import StagingArea, new_token
-from lakever_server.graveler.tree import BlockNodeStore, NodeCache, Tree
+from lakever_server.graveler.tree import NodeCache, PackedNodeStore, Tree
 from lakever_server.storage.block.base import BlockStore, parse_address
 from lakever_server.storage.kv.base import KVStore
 
@@ -84,9 +84,9 @@ class Graveler:
         with self._guard:
             tree = self._trees.get(storage_namespace)
             if tree is None:
-                # Puts run in parallel; build/apply return a root only once its nodes
-                # are stored, so a commit never names a node that is not.
-                store = BlockNodeStore(self.block, storage_namespace.rstrip("/"), self.cache)
+                # One pack per flush, then its index rows; build/apply return a root only
+                # once both are stored, so a commit never names a node that is not.
+                store = PackedNodeStore(self.block, self.kv, storage_namespace, self.cache)
                 tree = self._trees[storage_namespace] = Tree(store)
             return tree
 
