@@ -1,16 +1,20 @@
-"""A commit names only tree nodes that are stored, whether nodes are written inline or
-in parallel (the tree writes in parallel on every store but memory)."""
+"""A commit names only tree nodes that are stored: its nodes go into one pack, written
+durably before the index rows that locate them, both before the commit returns."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lakever_server.catalog.catalog import Catalog
-from lakever_server.graveler.tree import BlockNodeStore, NodeCache
+from lakever_server.catalog.entries import encode_entry
+from lakever_server.graveler import graveler as graveler_module
+from lakever_server.graveler.tree import BlockNodeStore, NodeCache, PackedNodeStore
 from lakever_server.graveler.tree.codec import Node, encode, node_id
 from lakever_server.storage.block.base import PutResult
 from lakever_server.storage.block.local import LocalBlockStore
@@ -19,106 +23,198 @@ from lakever_server.storage.kv.memory import MemoryKV
 
 
 class FlakyNodeStorage(MemoryBlockStore):
-    """Blobs in memory; tree-node writes fail while ``failing`` is set."""
+    """Blobs in memory; pack writes fail while ``failing`` is set."""
 
     failing = False
 
-    def __init__(self, scheme: str) -> None:
-        super().__init__()
-        self.schemes = (scheme,)
-
     def put(self, address: str, chunks: Iterable[bytes]) -> PutResult:
-        if self.failing and "/_lakever/nodes/" in address:
+        if self.failing and "/_lakever/packs/" in address:
             raise OSError("disk full")
         return super().put(address, chunks)
 
 
-@pytest.fixture(params=["mem", "disk"], ids=["inline-writes", "parallel-writes"])
-def flaky(request: pytest.FixtureRequest) -> tuple[Catalog, FlakyNodeStorage]:
-    block = FlakyNodeStorage(request.param)
-    catalog = Catalog(MemoryKV(), block)
-    catalog.create_repository("repo1", f"{request.param}://lake/repo1")
-    return catalog, block
+class FlakyIndex(MemoryKV):
+    """Metadata in memory; node index writes fail while ``failing`` is set."""
+
+    failing = False
+
+    def write_batch(
+        self,
+        partition: str,
+        sets: Iterable[tuple[bytes, bytes]] = (),
+        deletes: Iterable[bytes] = (),
+    ) -> None:
+        if self.failing and partition.startswith("graveler/nodeindex/"):
+            raise OSError("metadata store unavailable")
+        super().write_batch(partition, sets, deletes)
 
 
+@pytest.fixture
+def flaky() -> tuple[Catalog, FlakyIndex, FlakyNodeStorage]:
+    kv, block = FlakyIndex(), FlakyNodeStorage()
+    catalog = Catalog(kv, block)
+    catalog.create_repository("repo1", "mem://lake/repo1")
+    return catalog, kv, block
+
+
+@pytest.mark.parametrize("failing", ["pack", "index"])
 def test_a_commit_whose_tree_nodes_fail_to_store_changes_nothing(
-    flaky: tuple[Catalog, FlakyNodeStorage],
+    flaky: tuple[Catalog, FlakyIndex, FlakyNodeStorage], failing: str
 ) -> None:
-    catalog, block = flaky
-    for i in range(200):
-        catalog.write_object("repo1", "main", f"k/{i:04}", [b"1"])
+    catalog, kv, block = flaky
+    stage_copies(catalog, [f"k/{i:04}" for i in range(200)], b"1")
     head = catalog.get_branch("repo1", "main").commit_id
-    block.failing = True
-    with pytest.raises(OSError, match="disk full"):
+    broken: Any = block if failing == "pack" else kv
+    broken.failing = True
+    with pytest.raises(OSError, match=r"disk full|unavailable"):
         catalog.commit("repo1", "main", "m", "me")
     assert catalog.get_branch("repo1", "main").commit_id == head
-    block.failing = False
+    broken.failing = False
     commit = catalog.commit("repo1", "main", "m", "me")
-    cold = Catalog(catalog.kv, block)  # no cache: reads only what is stored
+    assert catalog.verify("repo1") == []  # fsck reads past the cache
+    cold = Catalog(kv, block)  # no cache: reads only what is stored
     assert len(cold.list_entries("repo1", commit.id, amount=1000).results) == 200
     assert cold.verify("repo1") == []
 
 
-def test_every_node_of_a_commit_is_stored_when_the_commit_returns(
-    flaky: tuple[Catalog, FlakyNodeStorage],
-) -> None:
-    catalog, block = flaky
-    for i in range(300):
-        catalog.write_object("repo1", "main", f"k/{i:04}", [str(i).encode()])
-    commit = catalog.commit("repo1", "main", "m", "me")
-    cold = Catalog(catalog.kv, block)
-    assert cold.verify("repo1") == []
-    assert len(cold.list_entries("repo1", commit.id, amount=1000).results) == 300
-
-
-class SyncRecordingDisk(LocalBlockStore):
-    """The local disk store, recording which tree nodes were written and which synced."""
+class RecordingDisk(LocalBlockStore):
+    """The local disk store, recording every blob written."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.written: list[str] = []
-        self.synced: set[str] = set()
         self.syncs = 0
 
-    def put_unsynced(self, address: str, data: bytes) -> None:
-        super().put_unsynced(address, data)
+    def put(self, address: str, chunks: Iterable[bytes]) -> PutResult:
         self.written.append(address)
+        return super().put(address, chunks)
+
+    def put_unsynced(self, address: str, data: bytes) -> None:
+        self.written.append(address)
+        super().put_unsynced(address, data)
 
     def sync(self, addresses: Sequence[str]) -> None:
-        super().sync(addresses)
-        self.synced.update(addresses)
         self.syncs += 1
+        super().sync(addresses)
 
 
-def test_a_commit_on_local_disk_syncs_its_new_nodes_once_before_it_returns(
-    tmp_path: Path,
-) -> None:
-    block = SyncRecordingDisk(tmp_path / "blocks")
+def stage_copies(catalog: Catalog, paths: list[str], content: bytes) -> None:
+    """Stage ``paths`` all naming one stored object (fast: one blob written)."""
+    entry = catalog.write_object("repo1", "main", paths[0], [content])
+    staged = [(p.encode(), encode_entry(replace(entry, path=p))) for p in sorted(paths)]
+    catalog.graveler.set_many("repo1", "main", staged)
+
+
+def test_a_commit_writes_its_nodes_as_one_durable_pack(tmp_path: Path) -> None:
+    block = RecordingDisk(tmp_path / "blocks")
     catalog = Catalog(MemoryKV(), block)
     catalog.create_repository("repo1", "local://lake/repo1")
-    for i in range(500):
-        catalog.write_object("repo1", "main", f"k/{i:04}", [b"1"])
+    stage_copies(catalog, [f"k/{i:05}" for i in range(5_000)], b"1")
+    catalog.commit("repo1", "main", "m", "me")
+    # 100 changes scattered over the keyspace
+    stage_copies(catalog, [f"k/{i:05}" for i in range(0, 5_000, 50)], b"2")
     block.written.clear()
     commit = catalog.commit("repo1", "main", "m", "me")
-    assert block.syncs == 1
-    assert len(block.written) > 1
-    assert set(block.written) <= block.synced
+    packs = [a for a in block.written if "/_lakever/packs/" in a]
+    assert len(packs) == 1
+    assert not [a for a in block.written if "/_lakever/nodes/" in a]
+    assert block.syncs == 0  # put is durable by itself: no file-system-wide sync
+    tree = catalog.graveler.tree_for("local://lake/repo1")
+    assert isinstance(tree.store, PackedNodeStore)
+    root = catalog.graveler.open("repo1").root_of(commit.id)
+    located = [tree.store.locate(nid, cached=False) for nid in tree.walk_nodes(root)]
+    assert None not in located
+    new_root = tree.store.locate(root, cached=False)
+    assert new_root is not None
+    assert packs[0] == tree.store.pack_address(new_root.pack_id)
     cold = Catalog(catalog.kv, LocalBlockStore(tmp_path / "blocks"))
     assert cold.verify("repo1") == []
-    assert len(cold.list_entries("repo1", commit.id, amount=1000).results) == 500
+    listed = cold.list_entries("repo1", commit.id, prefix="k/", amount=1000).results
+    assert len(listed) == 1000
 
 
-def test_a_node_another_thread_wrote_but_has_not_synced_is_synced_by_its_next_user(
-    tmp_path: Path,
-) -> None:
-    block = SyncRecordingDisk(tmp_path / "blocks")
-    store = BlockNodeStore(block, "local://lake/repo1", NodeCache())
+def test_every_node_of_a_commit_is_found_by_a_fresh_process(tmp_path: Path) -> None:
+    block = LocalBlockStore(tmp_path / "blocks")
+    catalog = Catalog(MemoryKV(), block)
+    catalog.create_repository("repo1", "local://lake/repo1")
+    stage_copies(catalog, [f"k/{i:04}" for i in range(300)], b"1")
+    commit = catalog.commit("repo1", "main", "m", "me")
+    cold = Catalog(catalog.kv, LocalBlockStore(tmp_path / "blocks"))
+    assert cold.verify("repo1") == []
+    assert len(cold.list_entries("repo1", commit.id, amount=1000).results) == 300
+
+
+def test_a_node_another_thread_saved_but_has_not_flushed_goes_into_our_pack() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    store = PackedNodeStore(block, kv, "mem://lake/repo1", NodeCache())
     node = Node.leaf([b"k"], [b"v"])
     data = encode(node)
     nid = node_id(data)
     writer = threading.Thread(target=store.save_node, args=(nid, node, data))
     writer.start()
-    writer.join()  # written, cached, not flushed
+    writer.join()  # saved and cached by that thread, never flushed
     store.save_node(nid, node, data)
     store.flush()
-    assert store.address(nid) in block.synced
+    fresh = PackedNodeStore(block, kv, "mem://lake/repo1", NodeCache())
+    assert fresh.get(nid) == data
+    assert store.packs_written == 1
+
+
+def test_repositories_written_one_blob_per_node_stay_readable_and_take_new_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kv = MemoryKV()
+    blocks = tmp_path / "blocks"
+
+    def earlier_layout(block: Any, _kv: Any, namespace: str, cache: NodeCache) -> BlockNodeStore:
+        return BlockNodeStore(block, namespace, cache)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(graveler_module, "PackedNodeStore", earlier_layout)
+        old = Catalog(kv, LocalBlockStore(blocks))
+        old.create_repository("repo1", "local://lake/repo1")
+        stage_copies(old, [f"k/{i:04}" for i in range(400)], b"old")
+        first = old.commit("repo1", "main", "by an earlier version", "me")
+    assert not list(LocalBlockStore(blocks).list_prefix("local://lake/repo1/_lakever/packs/"))
+
+    catalog = Catalog(kv, LocalBlockStore(blocks))  # this version: packs
+    assert catalog.verify("repo1") == []
+    assert len(catalog.list_entries("repo1", first.id, amount=1000).results) == 400
+    catalog.write_object("repo1", "main", "k/0007", [b"new"])
+    catalog.write_object("repo1", "main", "k/9999", [b"new"])
+    second = catalog.commit("repo1", "main", "by this version", "me")
+    assert list(LocalBlockStore(blocks).list_prefix("local://lake/repo1/_lakever/packs/"))
+    cold = Catalog(kv, LocalBlockStore(blocks))
+    assert cold.verify("repo1") == []
+    diff = cold.diff_refs("repo1", first.id, second.id)
+    assert sorted(d.path for d in diff.results) == ["k/0007", "k/9999"]
+
+
+def test_fsck_finds_a_lost_pack_even_while_its_nodes_are_cached(tmp_path: Path) -> None:
+    block = LocalBlockStore(tmp_path / "blocks")
+    catalog = Catalog(MemoryKV(), block)
+    catalog.create_repository("repo1", "local://lake/repo1")
+    stage_copies(catalog, [f"k/{i:04}" for i in range(100)], b"1")
+    catalog.commit("repo1", "main", "m", "me")
+    assert catalog.verify("repo1") == []
+    packs = list(block.list_prefix("local://lake/repo1/_lakever/packs/"))
+    for pack in packs:
+        block.delete(pack.address)
+    problems = catalog.verify("repo1")
+    assert problems
+    assert any("pack" in p and "missing" in p for p in problems)
+
+
+def test_fsck_finds_a_pack_whose_bytes_were_altered(tmp_path: Path) -> None:
+    block = LocalBlockStore(tmp_path / "blocks")
+    catalog = Catalog(MemoryKV(), block)
+    catalog.create_repository("repo1", "local://lake/repo1")
+    stage_copies(catalog, [f"k/{i:04}" for i in range(100)], b"1")
+    catalog.commit("repo1", "main", "m", "me")
+    for pack in list(block.list_prefix("local://lake/repo1/_lakever/packs/")):
+        data = bytearray(b"".join(block.get(pack.address)))
+        data[-1] ^= 0xFF
+        block.delete(pack.address)
+        block.put(pack.address, [bytes(data)])
+    problems = catalog.verify("repo1")
+    assert any("does not match its hash" in p for p in problems)
