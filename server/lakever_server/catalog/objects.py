@@ -246,6 +246,7 @@ class ObjectsMixin:
         *,
         message: str = "Import",
         metadata: dict[str, str] | None = None,
+        force: bool = False,
     ) -> Commit:
         """Commit entries for every blob under ``source_prefix`` in one bulk tree build.
 
@@ -253,7 +254,7 @@ class ObjectsMixin:
         destination paths (same prefix swapped), so the stream feeds ``Tree.build``
         directly. Checksums are MD5s of the content, as clients verify.
         """
-        self._guard(repository, branch, False)
+        self._guard(repository, branch, force)
         parse_address(source_prefix)
         validate_prefix(destination_prefix)
 
