@@ -96,6 +96,17 @@ class Forbidden(LakeverError):
     """Authenticated but not allowed (HTTP 403)."""
 
 
+class ReadOnlyRepository(Forbidden):
+    """A write to a repository created ``read_only``, without ``force`` (HTTP 403).
+
+    A ``Forbidden``, so every protocol refuses it as it refuses other denied writes
+    (S3 ``AccessDenied``, WebHDFS ``AccessControlException``).
+    """
+
+    def __init__(self, message: str = "read-only repository") -> None:
+        super().__init__(message)
+
+
 class TooManyRequests(LakeverError):
     """The store is busy (e.g. a branch-head race lost too many times); retry (HTTP 429)."""
 

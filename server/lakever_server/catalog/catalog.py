@@ -4,7 +4,10 @@ Paths become graveler keys (their UTF-8 bytes) and entries become graveler value
 (``entries.encode_entry``). Content streams to the block store at a fresh address
 under the repository's storage namespace, once; branch, commit, merge and revert only
 ever move entries that point at it. Branch protection is enforced here, before any
-direct write, delete, reset or commit reaches graveler.
+direct write, delete, reset or commit reaches graveler, and so is the read-only flag
+of a repository: every change to its branches, tags, objects or commits is refused
+(``ReadOnlyRepository``, HTTP 403) unless the caller passes ``force``, as in lakeFS.
+Settings (protection rules, GC rules, metadata) stay writable.
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ from lakever_server.catalog.models import (
 )
 from lakever_server.catalog.objects import ObjectsMixin
 from lakever_server.catalog.settings import RepositorySettings
-from lakever_server.errors import InvalidValue, LakeverError, ProtectedBranch
+from lakever_server.errors import (
+    InvalidValue,
+    LakeverError,
+    ProtectedBranch,
+    ReadOnlyRepository,
+)
 from lakever_server.graveler.graveler import CommitRequest, DiffEntry, Graveler, LogFilter
 from lakever_server.graveler.names import validate_amount, validate_branch_name
 from lakever_server.storage.block.base import BlockStore
@@ -52,10 +60,19 @@ class Catalog(ObjectsMixin):
         self.settings = RepositorySettings(self.graveler)
 
     def _guard(self, repository: str, branch: str, force: bool) -> None:
-        """``ProtectedBranch`` unless ``force`` or no rule matches the branch."""
+        """Unless ``force``: ``ReadOnlyRepository``, or ``ProtectedBranch`` when a rule
+        matches the branch."""
         validate_branch_name(branch)
-        if not force and self.settings.is_protected(repository, branch):
+        if force:
+            return
+        self._writable(repository, force)
+        if self.settings.is_protected(repository, branch):
             raise ProtectedBranch(f"branch {branch} is protected")
+
+    def _writable(self, repository: str, force: bool) -> None:
+        """``ReadOnlyRepository`` unless ``force`` or the repository is writable."""
+        if not force and self.graveler.get_repository(repository).read_only:
+            raise ReadOnlyRepository()
 
     # -- repositories -----------------------------------------------------------------
     def create_repository(
@@ -66,9 +83,15 @@ class Catalog(ObjectsMixin):
         *,
         bare: bool = False,
         creator: str = "",
+        read_only: bool = False,
     ) -> Repository:
         record = self.graveler.create_repository(
-            repository, storage_namespace, default_branch, bare=bare, creator=creator
+            repository,
+            storage_namespace,
+            default_branch,
+            bare=bare,
+            creator=creator,
+            read_only=read_only,
         )
         return convert.repository(record)
 
@@ -82,7 +105,8 @@ class Catalog(ObjectsMixin):
         records = self.graveler.list_repositories(prefix, after, search)
         return convert.page((convert.repository(r) for r in records), amount, lambda r: r.id)
 
-    def delete_repository(self, repository: str) -> None:
+    def delete_repository(self, repository: str, *, force: bool = False) -> None:
+        self._writable(repository, force)
         self.graveler.delete_repository(repository)
 
     def get_repository_metadata(self, repository: str) -> dict[str, str]:
@@ -96,8 +120,15 @@ class Catalog(ObjectsMixin):
 
     # -- branches ---------------------------------------------------------------------
     def create_branch(
-        self, repository: str, branch: str, source_ref: str, *, hidden: bool = False
+        self,
+        repository: str,
+        branch: str,
+        source_ref: str,
+        *,
+        hidden: bool = False,
+        force: bool = False,
     ) -> Branch:
+        self._writable(repository, force)
         record = self.graveler.create_branch(repository, branch, source_ref, hidden=hidden)
         return Branch(id=branch, commit_id=record.commit_id)
 
@@ -219,6 +250,7 @@ class Catalog(ObjectsMixin):
 
     # -- tags -------------------------------------------------------------------------
     def create_tag(self, repository: str, tag: str, ref: str, *, force: bool = False) -> Tag:
+        self._writable(repository, force)
         record = self.graveler.create_tag(repository, tag, ref, force=force)
         return Tag(id=record.id, commit_id=record.commit_id)
 
@@ -237,6 +269,7 @@ class Catalog(ObjectsMixin):
         return convert.page(tags, amount, lambda t: t.id)
 
     def delete_tag(self, repository: str, tag: str, *, force: bool = False) -> None:
+        self._writable(repository, force)
         self.graveler.delete_tag(repository, tag)
 
     # -- diff, merge, revert ----------------------------------------------------------
@@ -310,6 +343,7 @@ class Catalog(ObjectsMixin):
         if strategy not in (None, "", "dest-wins", "source-wins"):
             raise InvalidValue(f"unknown merge strategy {strategy!r}", field="strategy")
         validate_branch_name(destination_branch)
+        self._writable(repository, force)
         message = message or f"Merge '{source_ref}' into '{destination_branch}'"
         request = _request(committer, message, metadata, None, allow_empty)
         commit, summary = self.graveler.merge(
@@ -336,6 +370,7 @@ class Catalog(ObjectsMixin):
         force: bool = False,
     ) -> Commit:
         validate_branch_name(branch)
+        self._writable(repository, force)
         if isinstance(refs, str):
             refs = [refs]
         message = message or "Revert " + ", ".join(refs)
@@ -355,6 +390,7 @@ class Catalog(ObjectsMixin):
         force: bool = False,
     ) -> Commit:
         validate_branch_name(branch)
+        self._writable(repository, force)
         origin = self.graveler.get_commit(repository, ref)
         metadata = {**origin.metadata, "cherry-pick-origin": origin.id}
         request = _request(committer, origin.message, metadata, None, False)

@@ -11,6 +11,10 @@ layer runs them in a thread pool). Errors are from ``lakever_server.errors``:
 - ``NoChanges``: commit or merge with nothing to record, without ``allow_empty``;
 - ``DirtyBranch``: merge into / revert on a branch with uncommitted changes;
 - ``ProtectedBranch``: direct writes, commits, resets or deletes on a protected branch;
+- ``ReadOnlyRepository`` (a ``Forbidden``): any change to the branches, tags, objects or
+  commits of a repository created ``read_only`` (and deleting it), unless ``force``.
+  ``update_object_metadata`` has no ``force`` and is always refused there. Settings
+  (protection, GC rules, repository metadata) and every read stay allowed;
 - ``PreconditionFailed``: ``if_absent`` / ``if_match`` / ETag preconditions;
 - ``TooManyRequests``: a branch-head race lost repeatedly; the client may retry.
 
@@ -51,9 +55,11 @@ class CatalogService(Protocol):
         *,
         bare: bool = False,
         creator: str = "",
+        read_only: bool = False,
     ) -> Repository:
         """Create a repository; unless ``bare``, its default branch with an initial
-        commit "Repository created" (no parents)."""
+        commit "Repository created" (no parents). ``read_only`` refuses later writes
+        that do not pass ``force``."""
         ...
 
     def get_repository(self, repository: str) -> Repository: ...
@@ -62,8 +68,9 @@ class CatalogService(Protocol):
         self, *, prefix: str = "", after: str = "", amount: int = 100, search: str = ""
     ) -> Page[Repository]: ...
 
-    def delete_repository(self, repository: str) -> None:
-        """Remove the repository and everything it owns in the metadata store."""
+    def delete_repository(self, repository: str, *, force: bool = False) -> None:
+        """Remove the repository and everything it owns in the metadata store
+        (a read-only one only with ``force``)."""
         ...
 
     def get_repository_metadata(self, repository: str) -> dict[str, str]: ...
@@ -76,7 +83,13 @@ class CatalogService(Protocol):
 
     # -- branches ---------------------------------------------------------------------
     def create_branch(
-        self, repository: str, branch: str, source_ref: str, *, hidden: bool = False
+        self,
+        repository: str,
+        branch: str,
+        source_ref: str,
+        *,
+        hidden: bool = False,
+        force: bool = False,
     ) -> Branch:
         """Point a new branch at ``source_ref``'s commit; O(1), copies no entries.
 
@@ -381,6 +394,7 @@ class CatalogService(Protocol):
         *,
         message: str = "Import",
         metadata: dict[str, str] | None = None,
+        force: bool = False,
     ) -> Commit:
         """Zero-copy import: entries under ``destination_prefix`` pointing at every blob
         under the block-store ``source_prefix``, committed as one commit."""

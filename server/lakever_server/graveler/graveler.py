@@ -111,6 +111,7 @@ class Graveler:
         bare: bool = False,
         creator: str = "",
         creation_date: int | None = None,
+        read_only: bool = False,
     ) -> RepositoryRecord:
         """Create a repository and, unless ``bare``, its first commit and default branch.
 
@@ -122,7 +123,7 @@ class Graveler:
         self._validate_namespace(storage_namespace)
         date = int(time.time()) if creation_date is None else creation_date
         repo = RepositoryRecord(
-            repository, storage_namespace, default_branch, date, uuid.uuid4().hex
+            repository, storage_namespace, default_branch, date, uuid.uuid4().hex, read_only
         )
         if not bare:
             ctx = self._context(repo)

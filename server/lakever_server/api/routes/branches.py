@@ -50,7 +50,9 @@ def list_branches(
 @router.post(BRANCHES, status_code=201, response_class=PlainTextResponse)
 def create_branch(repository: str, body: BranchCreation, catalog: CatalogDep) -> PlainTextResponse:
     """Create a branch; the body of the 201 is its commit id as text, as in lakeFS."""
-    branch = catalog.create_branch(repository, body.name, body.source, hidden=body.hidden)
+    branch = catalog.create_branch(
+        repository, body.name, body.source, hidden=body.hidden, force=body.force
+    )
     return PlainTextResponse(branch.commit_id, status_code=201)
 
 

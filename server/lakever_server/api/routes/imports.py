@@ -22,7 +22,13 @@ from lakever_server.api.deps import ServicesDep, UserDep, check_prefix, current_
 from lakever_server.api.schemas import ImportCreation
 from lakever_server.catalog.interface import CatalogService
 from lakever_server.catalog.models import Commit
-from lakever_server.errors import Conflict, InvalidValue, LakeverError, NotFound
+from lakever_server.errors import (
+    Conflict,
+    InvalidValue,
+    LakeverError,
+    NotFound,
+    ReadOnlyRepository,
+)
 from lakever_server.services import Services
 from lakever_server.storage.block import parse_address
 from lakever_server.storage.kv import KVStore
@@ -108,6 +114,7 @@ class ImportJobs:
                     committer,
                     message=body.commit.message,
                     metadata=body.commit.metadata,
+                    force=body.force or body.commit.force,
                 )
                 job.commit_id = commit.id
                 self._save(job)
@@ -162,6 +169,9 @@ def import_start(
 ) -> dict[str, Any]:
     """Start importing; each location's ``path`` is a block-store address prefix."""
     services.catalog.get_branch(repository, branch)
+    if services.catalog.get_repository(repository).read_only and not body.force:
+        # Refused now rather than in the background job; the catalog refuses it too.
+        raise ReadOnlyRepository()
     for location in body.paths:
         parse_address(location.path)
         check_prefix(location.destination, "destination")

@@ -63,12 +63,15 @@ def create_repository(
         )
     if body.sample_data and bare:
         raise InvalidValue("sample_data needs a default branch; do not set bare")
+    if body.sample_data and body.read_only:
+        raise InvalidValue("sample_data writes to the new repository; do not set read_only")
     repo = services.catalog.create_repository(
         body.name,
         body.storage_namespace,
         body.default_branch or "main",
         bare=bare,
         creator=user.id,
+        read_only=body.read_only,
     )
     if body.sample_data:
         sample_data.populate(services.catalog, repo.id, repo.default_branch, user.id)
@@ -81,8 +84,12 @@ def get_repository(repository: str, catalog: CatalogDep) -> dict[str, Any]:
 
 
 @router.delete(REPO, status_code=204)
-def delete_repository(repository: str, catalog: CatalogDep) -> Response:
-    catalog.delete_repository(repository)
+def delete_repository(
+    repository: str,
+    catalog: CatalogDep,
+    force: Annotated[bool, Query(description="delete even a read-only repository")] = False,
+) -> Response:
+    catalog.delete_repository(repository, force=force)
     return Response(status_code=204)
 
 
