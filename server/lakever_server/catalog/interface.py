@@ -20,7 +20,8 @@ layer runs them in a thread pool). Errors are from ``lakever_server.errors``:
 
 Refs accepted wherever ``ref`` appears: a full or unique-prefix commit id, a branch, a
 tag, with modifiers ``~N``, ``^N``, ``@`` (committed only) and ``$`` (the branch's uncommitted
-workspace, read like the branch; refused where a commit is needed, as in lakeFS).
+workspace, read like the branch; refused where a commit is needed, as in lakeFS, except
+on the right of ``diff_refs``, where it adds the branch's uncommitted changes).
 Paths are object keys: UTF-8, no NUL, at most 1024 bytes, not empty.
 """
 
@@ -218,7 +219,9 @@ class CatalogService(Protocol):
         amount: int = 100,
     ) -> Page[Difference]:
         """What changed from ``left_ref`` to ``right_ref`` (three-dot: since their merge
-        base). Cost scales with the difference, not the trees."""
+        base). A plain branch stands for its head commit; ``right_ref`` may be
+        ``branch$`` to include the branch's uncommitted changes. Cost scales with the
+        difference (and the staged entries), not the trees."""
         ...
 
     def diff_uncommitted(

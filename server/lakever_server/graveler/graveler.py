@@ -366,12 +366,25 @@ class Graveler:
         end: bytes | None = None,
     ) -> Iterator[DiffEntry]:
         """Keys whose identities differ between two refs' commits (three-dot: from their
-        merge base to the right). Equal subtrees are skipped by id."""
+        merge base to the right). Equal subtrees are skipped by id.
+
+        A right side ``branch$`` adds the branch's uncommitted changes: its staged
+        entries are laid over the committed diff, so the cost is that diff plus one
+        lookup per staged entry, never a scan of either tree.
+        """
         ctx = self.open(repository)
-        left, right = ctx.commit_id_of(left_ref), ctx.commit_id_of(right_ref)
+        left = ctx.commit_id_of(left_ref)
+        resolved = ctx.resolve(right_ref)
+        staged = resolved.record if resolved.modifier == "$" else None
+        right = resolved.commit_id
         if three_dot:
             left = commits.merge_base(ctx, left, right)
-        return self._diff_roots(ctx.tree, ctx.root_of(left), ctx.root_of(right), start, end)
+        left_root = ctx.root_of(left)
+        changes = self._diff_roots(ctx.tree, left_root, ctx.root_of(right), start, end)
+        if staged is None:
+            return changes
+        overlay = self.staging.changes(staged.tokens, start, end)
+        return _overlay_staged(ctx.tree, left_root, changes, overlay)
 
     @staticmethod
     def _diff_roots(
@@ -464,6 +477,35 @@ class Graveler:
     def verify(self, repository: str, check_value: fsck.ValueCheck | None = None) -> list[str]:
         """fsck (see ``fsck.verify``): the list of problems, empty when consistent."""
         return fsck.verify(self.open(repository), check_value)
+
+
+def _overlay_staged(
+    tree: Tree,
+    left_root: str,
+    committed: Iterator[DiffEntry],
+    staged: Iterator[tuple[bytes, bytes | None]],
+) -> Iterator[DiffEntry]:
+    """The committed diff (left root to the right branch's commit) with the right
+    branch's staged changes over it, in key order.
+
+    A staged key replaces the right value; its left value comes from the committed diff
+    when that lists the key, else from the left tree (the key is equal on both sides).
+    """
+    pending = next(committed, None)
+    for key, value in staged:
+        while pending is not None and pending.key < key:
+            yield pending
+            pending = next(committed, None)
+        if pending is not None and pending.key == key:
+            left = pending.left
+            pending = next(committed, None)
+        else:
+            left = tree.get(left_root, key)
+        if value_identity(left) != value_identity(value):
+            yield DiffEntry(key, left, value)
+    if pending is not None:
+        yield pending
+        yield from committed
 
 
 __all__ = ["CommitRequest", "DiffEntry", "Graveler", "LogFilter"]
