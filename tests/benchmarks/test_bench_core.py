@@ -1,0 +1,84 @@
+"""The core benchmark still runs end to end, at a tiny scale, and prints every figure.
+
+It drives the catalog in-process, so it rots silently when the core changes; this runs
+it as its users do (``python -m benchmarks.bench_core``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = ["--scale", "0.003", "--repeats", "3"]
+NUMBER = r"[\d,]+(?:\.\d+)?"
+ROW = re.compile(
+    rf"^(?P<label>\S.*?)\s+(?P<big>{NUMBER}) ms\s+(?P<small>{NUMBER}) ms"
+    rf"\s+ratio\s+(?P<ratio>{NUMBER})\s+cpu\s+(?P<big_cpu>{NUMBER}) ms"
+    rf"\s+(?P<small_cpu>{NUMBER}) ms\s+ratio\s+"
+    rf"(?P<cpu_ratio>{NUMBER})\s+\((?P<bound>[^)]*)\)$"
+)
+EXPECTED_ROWS = {
+    "branch creation",
+    "commit 100 changes, one new partition",
+    "commit 100 changes, scattered",
+    "merge run branch with 100 changes",
+}
+
+
+def _float(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_bench_core_prints_every_measure_with_consistent_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_core", *ARGS],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(
+        r"^stores: \S+; big lake 3,000 objects, small lake 1,000; median of 3; "
+        r"load average [\d.]+ [\d.]+ [\d.]+$",
+        out,
+        re.MULTILINE,
+    ), out
+    build = re.search(
+        rf"bulk build of the 3,000-object commit: ({NUMBER}) s, cpu ({NUMBER}) s "
+        rf"\(({NUMBER}) entries/s\); peak RSS (\d+) MiB",
+        out,
+    )
+    assert build, out
+    assert int(build[4]) > 0
+    rows = {m["label"]: m for line in out.splitlines() if (m := ROW.match(line))}
+    assert set(rows) == EXPECTED_ROWS, out
+    for label, row in rows.items():
+        big, small = _float(row["big"]), _float(row["small"])
+        assert big > 0, label
+        assert small > 0, label
+        # The ratio is of the unrounded medians: within the rounding of the printed ones.
+        low, high = (big - 0.005) / (small + 0.005), (big + 0.005) / (small - 0.005)
+        assert low - 0.01 <= _float(row["ratio"]) <= high + 0.01, label
+        big_cpu, small_cpu = _float(row["big_cpu"]), _float(row["small_cpu"])
+        assert 0 <= big_cpu < 60_000, label
+        assert 0 <= small_cpu < 60_000, label
+        assert row["bound"].startswith("<="), label
+    listing = re.search(
+        rf"^page of 1,000 at a random offset \(big\)\s+({NUMBER}) ms\s+cpu ({NUMBER}) ms", out, re.M
+    )
+    assert listing, out
+    assert _float(listing[1]) > 0
+    bulk = re.search(
+        rf"^commit of 1,000 staged changes: ({NUMBER}) s, cpu ({NUMBER}) s = ({NUMBER}) entries/s",
+        out,
+        re.M,
+    )
+    assert bulk, out
+    assert _float(bulk[3]) > 0
+    assert re.search(r"^load average after: [\d.]+ [\d.]+ [\d.]+$", out, re.M), out
