@@ -31,12 +31,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import psutil
+if TYPE_CHECKING:
+    from tests.support.server import RunningServer
 
-from tests.support.server import RunningServer, start_server
+# The load generator process imports this module too: it must start fast and leave the
+# CPU to the server, so the server-side imports (psutil, the test helpers with httpx and
+# pytest) happen in the functions that need them.
 
 REPO = "bench"
 SMALL_PATH = "small/4k.bin"
@@ -106,6 +109,8 @@ class PeakRss:
     """Samples a process's resident memory in the background; ``peak`` in MiB."""
 
     def __init__(self, pid: int) -> None:
+        import psutil
+
         self._process = psutil.Process(pid)
         self._stop = threading.Event()
         self.peak = 0.0
@@ -146,6 +151,8 @@ def large_object(server: RunningServer, size_mib: int, workdir: Path) -> dict[st
     make_source(source, size_mib)
     cp_seconds = timed_cp(source, copy)
     copy.unlink()
+    import psutil
+
     assert server.process is not None
     process = psutil.Process(server.process.pid)
     auth = ["-u", f"{server.access_key_id}:{server.secret_access_key}"]
@@ -194,6 +201,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--size-mib", type=int, default=1024)
     args = parser.parse_args(args_list)
+    import psutil
+
+    from tests.support.server import start_server
+
     with tempfile.TemporaryDirectory(prefix="bench-api-", dir=Path.cwd()) as tmp:
         workdir = Path(tmp)
         server = start_server(workdir / "server")
