@@ -2,7 +2,8 @@
 
 Every layer raises these; protocols map them to wire errors in exactly one place each
 (``api.errors`` to lakeFS JSON, ``gateway.errors`` to S3 XML). Each error carries
-structured fields so a handler never parses a message.
+structured fields so a handler never parses a message. The HTTP status of each kind is
+defined here once (``http_status``), for the JSON API and the web UI alike.
 """
 
 from __future__ import annotations
@@ -117,3 +118,30 @@ class RangeNotSatisfiable(LakeverError):
     def __init__(self, message: str, *, size: int) -> None:
         super().__init__(message)
         self.size = size
+
+
+# Most specific first: MergeConflict before Conflict, ReadOnlyRepository (a Forbidden)
+# before Forbidden, and so on.
+HTTP_STATUS: tuple[tuple[type[LakeverError], int], ...] = (
+    (InvalidValue, 400),
+    (NoChanges, 400),
+    (DirtyBranch, 400),
+    (Unauthorized, 401),
+    (ProtectedBranch, 403),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (AlreadyExists, 409),
+    (MergeConflict, 409),
+    (Conflict, 409),
+    (PreconditionFailed, 412),
+    (RangeNotSatisfiable, 416),
+    (TooManyRequests, 429),
+)
+
+
+def http_status(error: LakeverError) -> int:
+    """The HTTP status that answers ``error``; 500 for a kind with none (a bug)."""
+    for kind, status in HTTP_STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500

@@ -1,4 +1,8 @@
-"""The one place domain errors become lakeFS JSON errors: ``{"message": ...}`` + status."""
+"""The one place domain errors become lakeFS JSON errors: ``{"message": ...}`` + status.
+
+The status of each error kind comes from ``errors.http_status``; this module shapes the
+body and headers (protected-branch wording, merge conflicts, ``Content-Range``, ...).
+"""
 
 from __future__ import annotations
 
@@ -14,33 +18,9 @@ from lakever_server import errors
 log = logging.getLogger(__name__)
 PROTECTED_BRANCH_MESSAGE = "cannot write to protected branch"
 
-# Most specific first: MergeConflict before Conflict, and so on.
-STATUS_BY_ERROR: tuple[tuple[type[errors.LakeverError], int], ...] = (
-    (errors.InvalidValue, 400),
-    (errors.NoChanges, 400),
-    (errors.DirtyBranch, 400),
-    (errors.Unauthorized, 401),
-    (errors.ProtectedBranch, 403),
-    (errors.Forbidden, 403),
-    (errors.NotFound, 404),
-    (errors.AlreadyExists, 409),
-    (errors.MergeConflict, 409),
-    (errors.Conflict, 409),
-    (errors.PreconditionFailed, 412),
-    (errors.RangeNotSatisfiable, 416),
-    (errors.TooManyRequests, 429),
-)
-
-
-def status_of(error: errors.LakeverError) -> int:
-    for kind, status in STATUS_BY_ERROR:
-        if isinstance(error, kind):
-            return status
-    return 500
-
 
 def error_response(error: errors.LakeverError) -> JSONResponse:
-    status = status_of(error)
+    status = errors.http_status(error)
     body: dict[str, object] = {"message": error.message}
     if isinstance(error, errors.ProtectedBranch):
         # lakeFS's exact wording: clients match on it.

@@ -23,10 +23,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from lakever_server import __version__
-from lakever_server.api.errors import status_of
 from lakever_server.auth import User
 from lakever_server.catalog.interface import CatalogService
-from lakever_server.errors import LakeverError, Unauthorized
+from lakever_server.errors import LakeverError, Unauthorized, http_status
 from lakever_server.services import Services
 from lakever_server.ui import formatting, urls
 from lakever_server.ui.session import (
@@ -167,4 +166,4 @@ def _run_view(view: View, page: Page) -> Response:
     try:
         return view(page)
     except LakeverError as error:
-        return page.render("error.html", status=status_of(error), error=error)
+        return page.render("error.html", status=http_status(error), error=error)
