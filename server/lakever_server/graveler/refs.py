@@ -14,6 +14,7 @@ of a branch head is a compare-and-set, as lakeFS's ``SetIf``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -35,6 +36,20 @@ MIN_PREFIX = 4  # shortest commit-id prefix accepted as a ref
 
 def repo_partition(repo: RepositoryRecord) -> str:
     return f"graveler/repo/{repo.instance_id}"
+
+
+# Every object read decodes the repository and branch records it just read. The memo is
+# keyed by the stored bytes, which are the whole record (instance id, head, tokens), so
+# it is never stale: a moved head or a re-created repository is other bytes. The store
+# is still read every time; only the JSON decoding is saved.
+@functools.lru_cache(maxsize=1024)
+def _decode_repository(raw: bytes) -> RepositoryRecord:
+    return RepositoryRecord.decode(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_branch(raw: bytes) -> BranchRecord:
+    return BranchRecord.decode(raw)
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ class RefStore:
         raw = self.kv.get(REPOSITORIES, repository.encode())
         if raw is None:
             raise NotFound(f"repository {repository} not found", kind="repository", name=repository)
-        return RepositoryRecord.decode(raw)
+        return _decode_repository(raw)
 
     def scan_repositories(self, prefix: str = "", after: str = "") -> Iterator[RepositoryRecord]:
         start = max(prefix.encode(), after.encode() + b"\x00" if after else b"")
@@ -239,7 +254,7 @@ class RefStore:
                 pass
         raw = self.kv.get(repo_partition(repo), BRANCH + base.encode())
         if raw is not None:
-            record = BranchRecord.decode(raw)
+            record = _decode_branch(raw)
             return ResolvedRef(record.commit_id, base, record, "", "branch")
         tag = self.kv.get(repo_partition(repo), TAG + base.encode())
         if tag is not None:
