@@ -136,9 +136,14 @@ class PackedNodeStore:
         return f"PackedNodeStore({self.namespace!r})"
 
     # -- addresses ----------------------------------------------------------------------
-    def address(self, node_id: str) -> str:
-        """The node's earlier one-blob address; also its key in the node cache."""
+    def blob_address(self, node_id: str) -> str:
+        """The node's address in the one-blob-per-node layout; also its node cache key."""
         return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
+
+    def address(self, node_id: str) -> str:
+        """The block address holding the node: its pack, else its one-blob address."""
+        locator = self.locate(node_id, cached=False)
+        return self.blob_address(node_id) if locator is None else self.pack_address(locator.pack_id)
 
     def pack_address(self, pack_id: str) -> str:
         return f"{self.namespace}/_lakever/packs/{pack_id}"
@@ -167,7 +172,7 @@ class PackedNodeStore:
         locator = self.locate(node_id, cached=cached)
         if locator is None:
             try:
-                return b"".join(self.block.get(self.address(node_id)))
+                return b"".join(self.block.get(self.blob_address(node_id)))
             except NotFound:
                 raise NotFound(
                     f"tree node {node_id} not found", kind="node", name=node_id
@@ -201,7 +206,7 @@ class PackedNodeStore:
     def load_node(self, node_id: str) -> Node:
         if node_id == EMPTY_ID:
             return EMPTY_LEAF
-        key = self.address(node_id)
+        key = self.blob_address(node_id)
         node = self.cache.get(key)
         if node is None:
             data = self._unstored(node_id)
@@ -242,7 +247,7 @@ class PackedNodeStore:
         buffer = self._buffer()
         if node_id in buffer.nodes:
             return
-        key = self.address(node_id)
+        key = self.blob_address(node_id)
         with self._lock:
             if node_id not in self._pending and key in self.cache:
                 return  # stored and indexed (or read from storage): nothing to write
@@ -275,7 +280,7 @@ class PackedNodeStore:
             # Uncache before un-pending: meanwhile another writer must see the node
             # either pending (and write it) or not cached (and write it), never as stored.
             for nid, _ in nodes:
-                self.cache.discard(self.address(nid))
+                self.cache.discard(self.blob_address(nid))
             self._unpend(nodes)
             raise
         self._unpend(nodes)

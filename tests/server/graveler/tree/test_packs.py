@@ -185,3 +185,13 @@ def test_a_node_read_back_after_leaving_the_node_cache_uses_the_locator_cache() 
     cache.clear()
     assert tree.count(root) == 2_000
     assert CountingKV.gets == 1
+
+
+def test_address_names_the_blob_that_holds_a_node_in_either_layout() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    packed = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build([(b"k", b"v")])
+    one_blob = Tree(BlockNodeStore(block, NAMESPACE, NodeCache())).build([(b"k", b"w")])
+    store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
+    assert [store.address(packed)] == packs_of(block)
+    assert store.address(one_blob) == f"{NAMESPACE}/_lakever/nodes/{one_blob[:2]}/{one_blob}"
+    assert block.exists(store.address(one_blob))
