@@ -28,11 +28,12 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from lakever_examples import CONN_ID, DEFAULT_REPOSITORY, REPOSITORY_PARAM
+from lakever_examples.branches import created_branch, delete_when_done
 from lakever_examples.data import orders_table, parquet_bytes
 
 from airflow_provider_lakever.exceptions import MergeConflictError
 from airflow_provider_lakever.hooks.lakever import LakeverHook
-from airflow_provider_lakever.operators.branch import CreateBranchOperator, DeleteBranchOperator
+from airflow_provider_lakever.operators.branch import CreateBranchOperator
 from airflow_provider_lakever.operators.commit import CommitOperator
 from airflow_provider_lakever.operators.revert import RevertOperator
 from airflow_provider_lakever.utils.stamps import stamped, task_stamp
@@ -44,10 +45,6 @@ EVENTS_PREFIX = "events/orders_daily/"
 def partition(day: str) -> str:
     """The day's partition prefix on ``main``."""
     return f"{EVENTS_PREFIX}date={day}/"
-
-
-def branch_of(name: str) -> str:
-    return f"{{{{ ti.xcom_pull(task_ids='create_branch_{name}') }}}}"
 
 
 with DAG(
@@ -169,18 +166,19 @@ with DAG(
             repository=REPOSITORY_PARAM,
             branch_prefix=f"chaos-{attempt}",
         )
+        branch = created_branch(create.task_id)
         written = write_day.override(task_id=f"write_day_{attempt}")(
-            attempt, REPOSITORY_PARAM, branch_of(attempt), "{{ ds }}"
+            attempt, REPOSITORY_PARAM, branch, "{{ ds }}"
         )
         commit = CommitOperator(
             task_id=f"commit_{attempt}",
             repository=REPOSITORY_PARAM,
-            branch=branch_of(attempt),
+            branch=branch,
             message=f"Orders of {{{{ ds }}}}, copy {attempt}",
             metadata={"date": "{{ ds }}", "attempt": attempt},
         )
         published = publish.override(task_id=f"publish_{attempt}")(
-            REPOSITORY_PARAM, branch_of(attempt), "{{ ds }}"
+            REPOSITORY_PARAM, branch, "{{ ds }}"
         )
         written >> commit >> published
         creates.append(create)
@@ -203,7 +201,4 @@ with DAG(
     restored = verify_restored(REPOSITORY_PARAM, "{{ ds }}", checked)
     checked >> deleted >> found >> revert_delete >> restored
     for attempt, create in zip(ATTEMPTS, creates, strict=True):
-        cleanup = DeleteBranchOperator(
-            task_id=f"cleanup_{attempt}", repository=REPOSITORY_PARAM, branch=branch_of(attempt)
-        )
-        restored >> cleanup.as_teardown(setups=create)
+        delete_when_done(create, after=restored, task_id=f"cleanup_{attempt}")

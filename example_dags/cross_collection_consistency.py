@@ -23,10 +23,11 @@ import pendulum
 import pyarrow as pa
 from airflow.sdk import DAG, Param, task
 from lakever_examples import CONN_ID, DEFAULT_REPOSITORY, REPOSITORY_PARAM
+from lakever_examples.branches import created_branch, delete_when_done
 from lakever_examples.data import parquet_bytes, read_parquet
 
 from airflow_provider_lakever.hooks.lakever import LakeverHook
-from airflow_provider_lakever.operators.branch import CreateBranchOperator, DeleteBranchOperator
+from airflow_provider_lakever.operators.branch import CreateBranchOperator
 from airflow_provider_lakever.operators.commit import CommitOperator
 from airflow_provider_lakever.operators.merge import MergeOperator
 
@@ -68,10 +69,6 @@ def join_leads_table(sales: pa.Table, marketing: pa.Table) -> pa.Table:
     return sales.join(marketing, "customer", join_type="inner").sort_by("customer")
 
 
-def branch_of(collection: str) -> str:
-    return f"{{{{ ti.xcom_pull(task_ids='create_{collection}_branch') }}}}"
-
-
 with DAG(
     dag_id="cross_collection_consistency",
     description="Sales + marketing → leads branch (join) → main in one atomic merge",
@@ -88,6 +85,7 @@ with DAG(
         )
         for name in COLLECTIONS
     }
+    branches = {name: created_branch(create.task_id) for name, create in creates.items()}
 
     @task
     def ingest(collection: str, repository: str, branch: str, day: str) -> str:
@@ -109,37 +107,37 @@ with DAG(
 
     for source in ("sales", "marketing"):
         staged = ingest.override(task_id=f"ingest_{source}")(
-            source, REPOSITORY_PARAM, branch_of(source), "{{ ds }}"
+            source, REPOSITORY_PARAM, branches[source], "{{ ds }}"
         )
         committed = CommitOperator(
             task_id=f"commit_{source}",
             repository=REPOSITORY_PARAM,
-            branch=branch_of(source),
+            branch=branches[source],
             message=f"Ingest {source} of {{{{ ds }}}}",
             metadata={"collection": source, "date": "{{ ds }}"},
         )
         into_leads = MergeOperator(
             task_id=f"merge_{source}_into_leads",
             repository=REPOSITORY_PARAM,
-            source_ref=branch_of(source),
-            destination_branch=branch_of("leads"),
+            source_ref=branches[source],
+            destination_branch=branches["leads"],
             metadata={"collection": source},
         )
         creates[source] >> staged >> committed >> into_leads
         creates["leads"] >> into_leads
 
-    joined = join_leads(REPOSITORY_PARAM, branch_of("leads"), "{{ ds }}")
+    joined = join_leads(REPOSITORY_PARAM, branches["leads"], "{{ ds }}")
     commit_leads = CommitOperator(
         task_id="commit_leads",
         repository=REPOSITORY_PARAM,
-        branch=branch_of("leads"),
+        branch=branches["leads"],
         message="Join sales and marketing of {{ ds }} into leads",
         metadata={"collection": "leads", "date": "{{ ds }}"},
     )
     publish = MergeOperator(
         task_id="publish",
         repository=REPOSITORY_PARAM,
-        source_ref=branch_of("leads"),
+        source_ref=branches["leads"],
         destination_branch="main",
         message="Publish sales, marketing and leads of {{ ds }} together",
         metadata={"collections": ",".join(COLLECTIONS), "date": "{{ ds }}"},
@@ -147,8 +145,5 @@ with DAG(
     dag.get_task("merge_sales_into_leads") >> joined
     dag.get_task("merge_marketing_into_leads") >> joined
     joined >> commit_leads >> publish
-    for name in COLLECTIONS:
-        cleanup = DeleteBranchOperator(
-            task_id=f"cleanup_{name}", repository=REPOSITORY_PARAM, branch=branch_of(name)
-        )
-        publish >> cleanup.as_teardown(setups=creates[name])
+    for name, create in creates.items():
+        delete_when_done(create, after=publish, task_id=f"cleanup_{name}")
