@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lakever_server.errors import InvalidValue
+from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block import open_block_store
 from lakever_server.storage.block.local import TEMP_PREFIX, UPLOADS_DIR, LocalBlockStore
 from lakever_server.storage.block.memory import MemoryBlockStore
@@ -195,3 +197,81 @@ def test_an_unsynced_put_over_a_folder_is_refused(local: LocalBlockStore) -> Non
     local.put("local://ns/dir/k", [b"x"])
     with pytest.raises(InvalidValue):
         local.put_unsynced("local://ns/dir", b"y")
+
+
+def test_reads_refuse_symlinks_out_of_the_root_even_in_a_folder_already_read(
+    local: LocalBlockStore, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not yours")
+    local.put("local://ns/ok", [b"fine"])
+    assert b"".join(local.get("local://ns/ok")) == b"fine"  # "ns" is now a checked folder
+    (local.root / "ns" / "file").symlink_to(outside / "secret")
+    (local.root / "ns" / "folder").symlink_to(outside)
+    for address in ["local://ns/file", "local://ns/folder/secret", "local://ns/folder"]:
+        for read in (lambda a: list(local.get(a)), local.stat):
+            with pytest.raises(InvalidValue):
+                read(address)
+    for address in ["local://ns", "local://ns/missing"]:
+        with pytest.raises(NotFound):
+            list(local.get(address))
+        with pytest.raises(NotFound):
+            local.stat(address)
+
+
+def test_completing_an_upload_copies_its_parts_into_one_file(
+    local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = [os.urandom(3 * 1024 * 1024 + 17), b"second", os.urandom(100_000)]
+    copied: list[int] = []
+    real_copy = os.copy_file_range
+
+    def counting_copy(source: int, target: int, count: int) -> int:
+        done = real_copy(source, target, count)
+        copied.append(done)
+        return done
+
+    monkeypatch.setattr(os, "copy_file_range", counting_copy)
+    upload = local.create_multipart("local://ns/m")
+    etags = [local.upload_part("local://ns/m", upload, n, [p]).md5 for n, p in enumerate(parts, 1)]
+    result = local.complete_multipart("local://ns/m", upload, list(enumerate(etags, 1)))
+    assert b"".join(local.get("local://ns/m")) == b"".join(parts)
+    assert result.size == sum(map(len, parts))
+    assert sum(copied) == result.size  # every byte went through the kernel's copy
+    assert not (local.root / UPLOADS_DIR / upload).exists()
+    assert _temp_files(local.root) == []
+
+
+def test_completing_falls_back_to_copying_where_the_kernel_cannot(
+    local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*_: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", unsupported)
+    upload = local.create_multipart("local://ns/m")
+    first = local.upload_part("local://ns/m", upload, 1, [b"a" * 3_000_000])
+    second = local.upload_part("local://ns/m", upload, 2, [b"tail"])
+    local.complete_multipart("local://ns/m", upload, [(1, first.md5), (2, second.md5)])
+    assert b"".join(local.get("local://ns/m")) == b"a" * 3_000_000 + b"tail"
+
+
+def test_a_part_cut_short_by_a_crash_is_refused_on_completion(local: LocalBlockStore) -> None:
+    upload = local.create_multipart("local://ns/m")
+    part = local.upload_part("local://ns/m", upload, 1, [b"whole part"])
+    # Parts are not fsynced: after a power loss a part file may be shorter than uploaded.
+    with (local.root / UPLOADS_DIR / upload / "00001").open("r+b") as stored:
+        stored.truncate(5)
+    with pytest.raises(InvalidValue, match="incomplete"):
+        local.complete_multipart("local://ns/m", upload, [(1, part.md5)])
+    assert not local.exists("local://ns/m")
+    assert _temp_files(local.root) == []
+
+
+def test_aborting_an_upload_removes_its_parts(local: LocalBlockStore) -> None:
+    upload = local.create_multipart("local://ns/m")
+    local.upload_part("local://ns/m", upload, 1, [b"part"])
+    local.abort_multipart("local://ns/m", upload)
+    assert not (local.root / UPLOADS_DIR / upload).exists()
+    assert not local.exists("local://ns/m")

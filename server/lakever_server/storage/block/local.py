@@ -2,18 +2,26 @@
 
 ``local://<rest>`` is the file ``root/<rest>``. Every write lands in a temporary file in
 the destination directory, is flushed to disk, then renamed over the final name, so a
-reader or a crash sees either the whole blob or none of it. Every address is resolved and
-checked to stay under ``root`` (``..``, absolute paths, NUL and symlinks pointing out are
-refused) because addresses reach here from clients through the S3 gateway.
+reader or a crash sees either the whole blob or none of it. Every address is checked to
+stay under ``root`` (``..``, absolute paths, NUL and symlinks pointing out are refused)
+because addresses reach here from clients through the S3 gateway. Writes resolve the whole
+path; reads, the hot path, resolve each folder once (a bounded cache: the store never turns
+a folder into a symlink) and open the file itself with ``O_NOFOLLOW``.
+
+Multipart parts are temporary: written without fsync, completed by an in-kernel copy
+(``copy_file_range``) into the final file, which alone is made durable, and deleted at
+once, so their bytes need never reach the disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import os
 import shutil
+import stat as stat_module
 import sys
 import threading
 import uuid
@@ -24,6 +32,7 @@ from typing import BinaryIO
 
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
+from lakever_server.storage.block.digests import BackgroundDigests
 
 UPLOADS_DIR = ".lakever-uploads"
 """Where multipart parts wait, under the root; never a valid address."""
@@ -32,6 +41,9 @@ TEMP_PREFIX = ".lakever-tmp-"
 """Names of files being written; never listed, never a valid address."""
 
 MAX_PART_NUMBER = 10_000
+
+READ_FOLDER_CACHE = 4096
+"""Folders whose resolved path reads remember (cleared when full)."""
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -60,12 +72,15 @@ def _write_atomically(target: Path, chunks: Iterable[bytes], *, durable: bool = 
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
     digest, size = hashlib.md5(), 0
+    # MD5 runs on another core while the block is written (both release the GIL).
+    md5 = BackgroundDigests([digest])
     try:
         with open(temp, "wb") as out:
             for chunk in chunks:
+                md5.update(chunk)
                 out.write(chunk)
-                digest.update(chunk)
                 size += len(chunk)
+            md5.finish()
             if durable:
                 out.flush()
                 os.fsync(out.fileno())
@@ -120,17 +135,103 @@ def _sync_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _read_chunks(handle: BinaryIO, remaining: int | None) -> Iterator[bytes]:
-    """Yield up to ``remaining`` bytes (all when ``None``) in chunks, closing the file."""
+READ_AHEAD = 8 * CHUNK_SIZE
+"""How far ahead of a large read the disk is asked to be (``POSIX_FADV_WILLNEED``)."""
+
+_can_advise = hasattr(os, "posix_fadvise")
+
+
+def _read_chunks(handle: BinaryIO, remaining: int | None, start: int = 0) -> Iterator[bytes]:
+    """Yield up to ``remaining`` bytes (all when ``None``) in chunks, closing the file.
+
+    A read of more than ``READ_AHEAD`` keeps the disk that far ahead of the consumer: the
+    kernel's own read-ahead is a few hundred KiB, and without more the disk would wait
+    while each chunk is sent to the client.
+    """
     with handle:
+        advise = _can_advise and (remaining is None or remaining > READ_AHEAD)
+        position = advised = start
         while remaining is None or remaining > 0:
+            if advise and advised - position < READ_AHEAD:
+                os.posix_fadvise(handle.fileno(), advised, 2 * READ_AHEAD, os.POSIX_FADV_WILLNEED)
+                advised += 2 * READ_AHEAD
             want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
             chunk = handle.read(want)
             if not chunk:
                 return
+            position += len(chunk)
             if remaining is not None:
                 remaining -= len(chunk)
             yield chunk
+
+
+def _part_record(path: Path) -> tuple[str | None, int | None]:
+    """The MD5 (hex) and size recorded beside a part (``None`` when absent; parts stored
+    by earlier versions have no size)."""
+    try:
+        md5, _, size = path.read_text().partition(" ")
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    return md5, int(size) if size.isdigit() else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+def _copy_all(source: int, target: int, size: int) -> None:
+    """Append ``size`` bytes of ``source`` to ``target``: in the kernel where
+    ``copy_file_range`` works (no copy through Python, a reflink on file systems that
+    share blocks), else by a read/write loop."""
+    remaining = size
+    if hasattr(os, "copy_file_range"):
+        try:
+            while remaining:
+                copied = os.copy_file_range(source, target, remaining)
+                if copied == 0:
+                    break
+                remaining -= copied
+        except OSError as error:
+            if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+    while remaining:
+        block = os.read(source, min(CHUNK_SIZE, remaining))
+        if not block:
+            break
+        os.write(target, block)
+        remaining -= len(block)
+    if remaining:
+        raise OSError(errno.EIO, "a multipart part shrank while it was composed")
+
+
+def _compose(target: Path, files: list[Path]) -> int:
+    """Concatenate ``files`` into ``target`` atomically and durably; return the size."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+    size = 0
+    try:
+        out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            for path in files:
+                source = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    part_size = os.fstat(source).st_size
+                    _copy_all(source, out, part_size)
+                    size += part_size
+                finally:
+                    os.close(source)
+            os.fsync(out)
+        finally:
+            os.close(out)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return size
 
 
 class LocalBlockStore:
@@ -143,6 +244,7 @@ class LocalBlockStore:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._folders: dict[str, str] = {}  # batched writes: folder -> its checked path
+        self._read_folders: dict[str, str] = {}  # reads: folder -> its checked path
 
     def __repr__(self) -> str:
         return f"LocalBlockStore({str(self.root)!r})"
@@ -168,6 +270,45 @@ class LocalBlockStore:
         if path == self.root or not path.is_file():
             raise NotFound(f"no blob at {address}", kind="blob", name=address)
         return path
+
+    def _read_path(self, address: str) -> str:
+        """The file a blob address names, for reading: its folder resolved once and
+        cached, so a read costs no ``resolve`` (a syscall per path component). The caller
+        opens it with ``O_NOFOLLOW``, which refuses a symlink as the last component."""
+        scheme, rest = parse_address(address)
+        if scheme not in self.schemes:
+            raise InvalidValue(f"not a local address: {address!r}", field="address")
+        folder, _, name = rest.rpartition("/")
+        if not name:
+            raise NotFound(f"no blob at {address}", kind="blob", name=address)
+        directory = self._read_folders.get(folder)
+        if directory is None:
+            first = rest.split("/", 1)[0]
+            if first == UPLOADS_DIR:
+                raise InvalidValue("reserved storage address", field="address")
+            resolved = (self.root / folder).resolve() if folder else self.root
+            if not resolved.is_relative_to(self.root):
+                raise InvalidValue("storage address outside the store", field="address")
+            if len(self._read_folders) >= READ_FOLDER_CACHE:
+                self._read_folders.clear()
+            directory = self._read_folders[folder] = str(resolved)
+        if name.startswith(TEMP_PREFIX):
+            raise InvalidValue("reserved storage address", field="address")
+        return f"{directory}/{name}"
+
+    def _open_blob(self, address: str) -> int:
+        """A read-only descriptor of the blob; ``NotFound``, or ``InvalidValue`` for a
+        symlink."""
+        path = self._read_path(address)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"no blob at {address}", kind="blob", name=address) from None
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise InvalidValue("storage address is a symlink", field="address") from None
+            raise
+        return fd
 
     # -- blobs -----------------------------------------------------------------------
 
@@ -267,22 +408,30 @@ class LocalBlockStore:
 
     def get(self, address: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Opened here, not in the generator, so a missing blob fails before streaming.
-        path = self._blob_path(address)
+        fd = self._open_blob(address)
         try:
-            handle = open(path, "rb")  # noqa: SIM115 (closed by _read_chunks)
-        except FileNotFoundError:
+            handle = open(fd, "rb")  # noqa: SIM115 (closed by _read_chunks)
+        except IsADirectoryError:
+            os.close(fd)
             raise NotFound(f"no blob at {address}", kind="blob", name=address) from None
+        except BaseException:
+            os.close(fd)
+            raise
         if start:
             handle.seek(start)
         remaining = None if end is None else max(0, end - start)
-        return _read_chunks(handle, remaining)
+        return _read_chunks(handle, remaining, start)
 
     def stat(self, address: str) -> BlockStat:
-        path = self._blob_path(address)
+        path = self._read_path(address)
         try:
-            info = path.stat()
-        except FileNotFoundError:
+            info = os.stat(path, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"no blob at {address}", kind="blob", name=address) from None
+        if stat_module.S_ISLNK(info.st_mode):
+            raise InvalidValue("storage address is a symlink", field="address")
+        if not stat_module.S_ISREG(info.st_mode):
+            raise NotFound(f"no blob at {address}", kind="blob", name=address)
         return BlockStat(address=address, size=info.st_size, mtime=info.st_mtime)
 
     def exists(self, address: str) -> bool:
@@ -348,9 +497,15 @@ class LocalBlockStore:
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise InvalidValue("part number must be 1-10000", field="part_number")
         directory = self._upload_dir(upload_id)
-        result = _write_atomically(directory / f"{part_number:05d}", chunks)
-        # The digest is kept beside the part so completing needs no second read.
-        (directory / f"{part_number:05d}.md5").write_text(result.md5)
+        # Not durable: a part only matters once completed, and completing makes the
+        # object durable. A part cut short by a crash is caught by its recorded size.
+        result = _write_atomically(directory / f"{part_number:05d}", chunks, durable=False)
+        # The digest and size are kept beside the part so completing needs no second read.
+        _write_atomically(
+            directory / f"{part_number:05d}.md5",
+            [f"{result.md5} {result.size}".encode()],
+            durable=False,
+        )
         return result
 
     def complete_multipart(
@@ -361,18 +516,23 @@ class LocalBlockStore:
         if not parts:
             raise InvalidValue("a multipart upload needs at least one part", field="parts")
         digests: list[bytes] = []
+        files: list[Path] = []
         for number, etag in parts:
-            digest_file = directory / f"{number:05d}.md5"
-            stored = digest_file.read_text() if digest_file.is_file() else None
-            if stored is None or stored != etag.strip('"'):
+            part = directory / f"{number:05d}"
+            md5, size = _part_record(directory / f"{number:05d}.md5")
+            if md5 is None or md5 != etag.strip('"'):
                 raise InvalidValue(f"part {number} is missing or its ETag differs", field="parts")
-            digests.append(bytes.fromhex(stored))
-
-        def composed() -> Iterator[bytes]:
-            for number, _ in parts:
-                yield from _read_chunks(open(directory / f"{number:05d}", "rb"), None)  # noqa: SIM115
-
-        size = self._write(target, address, composed()).size
+            if size is not None and _size(part) != size:
+                raise InvalidValue(f"part {number} is incomplete: upload it again", field="parts")
+            digests.append(bytes.fromhex(md5))
+            files.append(part)
+        if target.is_dir():
+            raise InvalidValue(f"a folder exists at {address}", field="address")
+        try:
+            size = _compose(target, files)
+        except (NotADirectoryError, FileExistsError):
+            raise InvalidValue(f"a blob is in the way of {address}", field="address") from None
+        # Deleted before the kernel writes their pages back (they were never synced).
         shutil.rmtree(directory, ignore_errors=True)
         etag = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(parts)}"
         return PutResult(size=size, md5=etag)
