@@ -9,22 +9,23 @@ in memory and the loop stays free for other requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import anyio.from_thread
 import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from lakever_server.gateway.errors import S3Error
-from lakever_server.gateway.payload import verified_body
+from lakever_server.gateway.payload import VerifiedBody
 from lakever_server.gateway.sigv4 import Authenticated, SignableRequest
 
 T = TypeVar("T")
 BLOCK_SIZE = 1024 * 1024
+PREFETCH_BLOCKS = 4
 MAX_XML_BODY = 8 * 1024 * 1024
 
 
@@ -48,6 +49,7 @@ class S3Request:
         path: the rest of the key.
         key: the full S3 key (``ref/path``).
         query: the decoded query parameters (last value wins).
+        checksum_headers: the checksums ``run_with_body`` verified, as response headers.
     """
 
     http: Request
@@ -57,6 +59,7 @@ class S3Request:
     repository: str
     key: str
     query: dict[str, str] = field(default_factory=dict)
+    checksum_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -78,10 +81,19 @@ class S3Request:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     async def run_with_body(self, fn: Callable[[Iterator[bytes]], T]) -> T:
-        """Run ``fn(body)`` in a worker thread; ``body`` yields the verified object bytes."""
-        return await run_with_request_body(
-            self.http, lambda raw: fn(verified_body(raw, self.auth, self.signable))
-        )
+        """Run ``fn(body)`` in a worker thread; ``body`` yields the verified object bytes.
+
+        Afterwards ``checksum_headers`` holds the verified ``x-amz-checksum-*`` values
+        for the response.
+        """
+
+        def run(raw: Iterator[bytes]) -> T:
+            body = VerifiedBody(raw, self.auth, self.signable)
+            result = fn(iter(body))
+            self.checksum_headers = body.checksum_headers
+            return result
+
+        return await run_with_request_body(self.http, run)
 
     async def small_body(self, limit: int = MAX_XML_BODY) -> bytes:
         """A small verified body (XML documents), refused beyond ``limit`` bytes."""
@@ -101,27 +113,49 @@ class S3Request:
 
 async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T]) -> T:
     """Run ``fn(body)`` in a worker thread; ``body`` yields the raw request body in blocks
-    of about ``BLOCK_SIZE``, pulled from the event loop as ``fn`` consumes them."""
-    stream = http.stream().__aiter__()
+    of about ``BLOCK_SIZE``.
 
-    async def next_block() -> bytes | None:
-        parts: list[bytes] = []
-        size = 0
-        while size < BLOCK_SIZE:
-            try:
-                part = await stream.__anext__()
-            except StopAsyncIteration:
-                break
-            if part:
-                parts.append(part)
-                size += len(part)
-        return b"".join(parts) if parts else None
+    A task on the event loop receives the body ahead of ``fn``, up to ``PREFETCH_BLOCKS``
+    blocks, so the socket is read while ``fn`` hashes and writes the previous blocks
+    (pulling each block only on demand would leave one of them idle at any time). If
+    ``fn`` stops early, the rest of the body is left unread.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(PREFETCH_BLOCKS)
+
+    async def receive() -> None:
+        try:
+            parts: list[bytes] = []
+            size = 0
+            async for part in http.stream():
+                if part:
+                    parts.append(part)
+                    size += len(part)
+                if size >= BLOCK_SIZE:
+                    await queue.put(b"".join(parts))
+                    parts, size = [], 0
+            if parts:
+                await queue.put(b"".join(parts))
+            await queue.put(None)
+        except Exception as error:  # handed to the consumer, which raises it
+            await queue.put(error)
 
     def raw_body() -> Iterator[bytes]:
-        while (block := anyio.from_thread.run(next_block)) is not None:
-            yield block
+        while True:
+            item = asyncio.run_coroutine_threadsafe(queue.get(), loop).result()
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
-    return await anyio.to_thread.run_sync(lambda: fn(raw_body()))
+    receiver = loop.create_task(receive())
+    try:
+        return await anyio.to_thread.run_sync(lambda: fn(raw_body()))
+    finally:
+        if not receiver.done():
+            receiver.cancel()
+            await asyncio.wait({receiver})
 
 
 async def drain(stream: AsyncIterator[bytes]) -> None:

@@ -147,7 +147,7 @@ async def upload_part(request: S3Request) -> Response:
         return str(result.md5)
 
     etag = await request.run_with_body(store)
-    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+    return Response(status_code=200, headers={"ETag": f'"{etag}"', **request.checksum_headers})
 
 
 def _source_range(request: S3Request, size: int) -> tuple[int, int]:

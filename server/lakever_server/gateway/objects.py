@@ -185,7 +185,10 @@ async def put_object(request: S3Request) -> Response:
         return entry
 
     entry = await request.run_with_body(write)
-    return Response(status_code=200, headers={"ETag": f'"{entry.checksum}"'})
+    headers = {"ETag": f'"{entry.checksum}"', **request.checksum_headers}
+    if request.checksum_headers:
+        headers["x-amz-checksum-type"] = "FULL_OBJECT"
+    return Response(status_code=200, headers=headers)
 
 
 def parse_copy_source(value: str) -> tuple[str, str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.auth
+import botocore.crt.auth
 import httpx
 import pytest
 from botocore.exceptions import ClientError
@@ -82,7 +83,9 @@ def test_an_expired_presigned_url_is_refused(
     server: RunningServer, repo: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     two_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: two_hours_ago)
+    # With awscrt installed (the server needs it), botocore signs with its CRT signers.
+    for signer in (botocore.auth, botocore.crt.auth):
+        monkeypatch.setattr(signer, "get_current_datetime", lambda **_: two_hours_ago)
     url = s3_client(server).generate_presigned_url(
         "get_object", Params={"Bucket": repo, "Key": "main/hello.txt"}, ExpiresIn=3600
     )
@@ -153,10 +156,16 @@ def test_a_streaming_upload_whose_checksum_differs_is_refused_and_not_stored(
 ) -> None:
     import botocore.httpchecksum
 
-    digest = botocore.httpchecksum.Crc32Checksum.digest
-    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "digest", lambda self: bytes(4))
-    response = replay(server, "put_object", Bucket=repo, Key="main/corrupt.bin", Body=b"x" * 1000)
-    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "digest", digest)
+    # botocore computes CRC32 with awscrt when it is installed (the server needs it).
+    with monkeypatch.context() as patched:
+        for checksum in (
+            botocore.httpchecksum.Crc32Checksum,
+            botocore.httpchecksum.CrtCrc32Checksum,
+        ):
+            patched.setattr(checksum, "digest", lambda self: bytes(4))
+        response = replay(
+            server, "put_object", Bucket=repo, Key="main/corrupt.bin", Body=b"x" * 1000
+        )
     assert error_of(response) == (400, "BadDigest")
     with pytest.raises(ClientError):
         s3_client(server).head_object(Bucket=repo, Key="main/corrupt.bin")
