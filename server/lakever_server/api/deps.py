@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.requests import cookie_parser
 
 from lakever_server.auth import AuthService, User
 from lakever_server.catalog.interface import CatalogService
@@ -32,30 +31,24 @@ async def get_auth(request: Request) -> AuthService:
     return get_services(request).auth
 
 
-def _basic_credentials(value: str) -> tuple[str, str]:
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as err:
-        raise Unauthorized("malformed basic credentials") from err
-    key_id, sep, secret = decoded.partition(":")
-    if not sep or not key_id:
-        raise Unauthorized("malformed basic credentials")
-    return key_id, secret
-
-
 def authenticate(auth: AuthService, request: Request) -> User:
     """The caller, from Basic (access key:secret), Bearer JWT or the session cookie."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
+    headers = request.headers
+    return authenticate_headers(auth, headers.get("authorization"), headers.get("cookie"))
+
+
+def authenticate_headers(auth: AuthService, authorization: str | None, cookie: str | None) -> User:
+    """``authenticate`` given the ``Authorization`` and ``Cookie`` header values."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "basic":
-            return auth.authenticate_key(*_basic_credentials(value))
+            return auth.authenticate_basic(value)
         if scheme.lower() == "bearer" and value.strip():
             return auth.authenticate_token(value.strip())
         raise Unauthorized("unsupported authorization scheme")
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return auth.authenticate_token(cookie)
+    session = cookie_parser(cookie).get(SESSION_COOKIE) if cookie else None
+    if session:
+        return auth.authenticate_token(session)
     raise Unauthorized("authentication required")
 
 

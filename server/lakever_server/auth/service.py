@@ -8,11 +8,15 @@ Records live in the metadata store's ``auth`` partition as JSON:
 - ``setup/initialized``, ``setup/comm_prefs``: first-run state.
 
 Verified credentials are cached for ``credential_cache_seconds`` so the hot path (every
-request) decrypts nothing; a deleted key stops working when its cache entry expires.
+request) decrypts nothing; a deleted key stops working when its cache entry expires, at
+once on the replica that deleted it, and at once everywhere when the setting is 0.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import hmac
 import json
 import re
@@ -42,6 +46,9 @@ QUICKSTART_ACCESS_KEY_ID = "AKIAIOSFOLQUICKSTART"
 QUICKSTART_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 QUICKSTART_RACE_WAIT_S = 10.0
 
+MAX_CACHED = 10_000
+"""Entries per cache (credentials, verified headers); a full cache is emptied."""
+
 _USER_ID = re.compile(r"^[\w@.+=,-]{1,128}$")
 _ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 
@@ -52,6 +59,18 @@ def _now() -> int:
 
 def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def parse_basic_credentials(value: str) -> tuple[str, str]:
+    """``(access key id, secret)`` from the base64 part of a Basic ``Authorization``."""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as err:
+        raise Unauthorized("malformed basic credentials") from err
+    key_id, sep, secret = decoded.partition(":")
+    if not sep or not key_id:
+        raise Unauthorized("malformed basic credentials")
+    return key_id, secret
 
 
 def _generate_access_key_id() -> str:
@@ -82,6 +101,10 @@ class AuthService:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Credential | None]] = {}
         self._user_cache: dict[str, tuple[float, User | None]] = {}
+        # SHA-256 of a Basic header value that verified -> (expiry, access key id, user).
+        # Keyed by a digest so no secret is held in a key; only successes are kept, so a
+        # wrong secret is checked against the stored one every time.
+        self._verified: dict[bytes, tuple[float, str, User]] = {}
         self._lock = threading.Lock()
 
     # -- setup --------------------------------------------------------------------------
@@ -235,7 +258,7 @@ class AuthService:
                 access_key_id, secret, record["user_id"], record["creation_date"]
             )
         with self._lock:
-            if len(self._cache) > 10_000:
+            if len(self._cache) > MAX_CACHED:
                 self._cache.clear()
             self._cache[access_key_id] = (now + self._cache_seconds, credential)
         return credential
@@ -275,6 +298,8 @@ class AuthService:
         self._kv.delete(PARTITION, f"user_cred/{user_id}/{access_key_id}".encode())
         with self._lock:
             self._cache.pop(access_key_id, None)
+            for digest in [d for d, hit in self._verified.items() if hit[1] == access_key_id]:
+                del self._verified[digest]
 
     # -- authentication -----------------------------------------------------------------
     def authenticate_key(self, access_key_id: str, secret_access_key: str) -> User:
@@ -285,6 +310,28 @@ class AuthService:
         ):
             raise Unauthorized("invalid credentials")
         return self._active_user(credential.user_id)
+
+    def authenticate_basic(self, value: str) -> User:
+        """The owner of the key pair in a Basic ``Authorization`` value (base64 of
+        ``key:secret``); ``Unauthorized`` otherwise.
+
+        A value that verified is remembered for ``credential_cache_seconds`` (never when
+        that is 0): repeating it costs a hash and a lookup, not a decode, a key lookup
+        and a constant-time compare. The staleness is the credential cache's own.
+        """
+        digest = hashlib.sha256(value.encode()).digest()
+        now = time.monotonic()
+        hit = self._verified.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[2]
+        key_id, secret = parse_basic_credentials(value)
+        user = self.authenticate_key(key_id, secret)
+        if self._cache_seconds > 0:
+            with self._lock:
+                if len(self._verified) > MAX_CACHED:
+                    self._verified.clear()
+                self._verified[digest] = (now + self._cache_seconds, key_id, user)
+        return user
 
     def authenticate_token(self, token: str) -> User:
         return self._active_user(self.signer.verify_session(token))
