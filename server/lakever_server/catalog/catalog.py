@@ -44,7 +44,13 @@ from lakever_server.errors import (
     ProtectedBranch,
     ReadOnlyRepository,
 )
-from lakever_server.graveler.graveler import CommitRequest, DiffEntry, Graveler, LogFilter
+from lakever_server.graveler.graveler import (
+    CommitRequest,
+    DiffEntry,
+    Graveler,
+    LogFilter,
+    MergePreview,
+)
 from lakever_server.graveler.names import validate_amount, validate_branch_name
 from lakever_server.storage.block.base import BlockStore
 from lakever_server.storage.kv.base import KVStore
@@ -355,6 +361,20 @@ class Catalog(ObjectsMixin):
             squash=squash,
         )
         return MergeResult(reference=commit.id, summary=summary)
+
+    def preview_merge(
+        self,
+        repository: str,
+        source_ref: str,
+        destination_branch: str,
+        *,
+        strategy: MergeStrategy | None = None,
+    ) -> MergePreview:
+        if strategy not in (None, "", "dest-wins", "source-wins"):
+            raise InvalidValue(f"unknown merge strategy {strategy!r}", field="strategy")
+        return self.graveler.preview_merge(
+            repository, source_ref, destination_branch, strategy=strategy or None
+        )
 
     def revert(
         self,

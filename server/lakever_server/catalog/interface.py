@@ -44,6 +44,7 @@ from lakever_server.catalog.models import (
     Repository,
     Tag,
 )
+from lakever_server.graveler.merge import MergePreview
 
 
 class CatalogService(Protocol):
@@ -260,6 +261,20 @@ class CatalogService(Protocol):
         Merge commit parents are ``[destination head, source commit]`` (one parent when
         ``squash``). Raises ``MergeConflict`` listing every conflicting path.
         """
+        ...
+
+    def preview_merge(
+        self,
+        repository: str,
+        source_ref: str,
+        destination_branch: str,
+        *,
+        strategy: MergeStrategy | None = None,
+    ) -> MergePreview:
+        """A dry run of ``merge``: from the same commits (merge base, source, the
+        destination's head), the changes it would write, every conflict it would
+        report, and whether the destination has uncommitted changes. Writes nothing:
+        no tree node, commit or ref. Costs what the merge's diffs cost."""
         ...
 
     def revert(

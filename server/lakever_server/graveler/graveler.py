@@ -22,6 +22,7 @@ from lakever_server.errors import (
 )
 from lakever_server.graveler import commits, fsck, head_updates
 from lakever_server.graveler.commits import CommitRequest, LogFilter
+from lakever_server.graveler.merge import MergePreview, plan_merge
 from lakever_server.graveler.model import (
     BranchRecord,
     CommitRecord,
@@ -426,6 +427,33 @@ class Graveler:
                 ctx, source, destination, request, strategy=strategy, squash=squash
             )
 
+    def preview_merge(
+        self, repository: str, source_ref: str, destination: str, *, strategy: str | None = None
+    ) -> MergePreview:
+        """What ``merge`` would do now, computed from the same commits; writes nothing
+        (no tree nodes, no commit, no ref)."""
+        ctx = self.open(repository)
+        validate_branch_name(destination)
+        source = ctx.commit_id_of(source_ref)
+        record = ctx.read_branch(destination)[1]
+        base = commits.merge_base(ctx, source, record.commit_id)
+        plan = plan_merge(
+            ctx.tree,
+            ctx.root_of(base),
+            ctx.root_of(source),
+            ctx.root_of(record.commit_id),
+            strategy,
+        )
+        return MergePreview(
+            base=base,
+            source=source,
+            destination=record.commit_id,
+            summary=plan.summary,
+            conflicts=plan.conflicts,
+            changes=len(plan.changes),
+            dirty=not self.staging.is_empty(record.tokens),
+        )
+
     def revert(
         self,
         repository: str,
@@ -508,4 +536,4 @@ def _overlay_staged(
         yield from committed
 
 
-__all__ = ["CommitRequest", "DiffEntry", "Graveler", "LogFilter"]
+__all__ = ["CommitRequest", "DiffEntry", "Graveler", "LogFilter", "MergePreview"]

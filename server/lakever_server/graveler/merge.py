@@ -9,7 +9,8 @@ equal by id, so cost scales with the change) and joins them by key:
 - changed on both differently: a conflict, unless a strategy picks a side.
 
 Every conflict is collected before failing, so ``MergeConflict`` lists them all with
-the reason for each. Revert of commit C (parent P) on head H is ``merge(base=C,
+the reason for each; ``plan_merge`` computes the same without writing anything (a
+dry run). Revert of commit C (parent P) on head H is ``merge(base=C,
 source=P, destination=H)``; cherry-pick of C is ``merge(base=P, source=C,
 destination=H)``.
 """
@@ -57,17 +58,49 @@ def _reason(source: str, destination: str) -> str:
     return f"{destination} on destination, {source} on source"
 
 
-def three_way_merge(
-    tree: Tree, base: str, source: str, destination: str, strategy: str | None = None
-) -> MergeOutcome:
-    """Merge ``source`` into ``destination`` against ``base``; returns the new root.
+@dataclass
+class MergePlan:
+    """What a three-way merge would change on the destination, before anything is
+    written: the changes to apply in key order, their counts, and every conflict."""
 
-    Raises ``MergeConflict`` naming every conflicting path unless ``strategy`` is
-    ``"dest-wins"`` or ``"source-wins"``.
+    changes: list[Change] = field(default_factory=list)
+    summary: dict[str, int] = field(default_factory=dict)
+    conflicts: list[ConflictingPath] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What merging a source commit into a branch would do now (a dry run).
+
+    ``changes`` counts the entries the merge would write (``summary`` breaks them down,
+    with ``conflict`` counting paths changed differently on both sides); ``dirty`` means
+    the destination has uncommitted changes, which a merge refuses.
     """
-    changes: list[Change] = []
-    conflicts: list[ConflictingPath] = []
-    summary = {"added": 0, "removed": 0, "changed": 0, "conflict": 0}
+
+    base: str
+    source: str
+    destination: str
+    summary: dict[str, int]
+    conflicts: list[ConflictingPath]
+    changes: int
+    dirty: bool
+
+    @property
+    def can_merge(self) -> bool:
+        """A merge now would succeed and record something (without ``allow_empty``)."""
+        return not self.conflicts and not self.dirty and self.changes > 0
+
+
+def plan_merge(
+    tree: Tree, base: str, source: str, destination: str, strategy: str | None = None
+) -> MergePlan:
+    """Join the source's and the destination's changes since ``base``; reads only.
+
+    Conflicts are collected, not raised (``strategy`` ``"dest-wins"`` or
+    ``"source-wins"`` resolves them and they are only counted).
+    """
+    plan = MergePlan(summary={"added": 0, "removed": 0, "changed": 0, "conflict": 0})
+    changes, conflicts, summary = plan.changes, plan.conflicts, plan.summary
     src_iter, dst_iter = _diff(tree, base, source), _diff(tree, base, destination)
     src, dst = next(src_iter, None), next(dst_iter, None)
     while src is not None:
@@ -93,7 +126,20 @@ def three_way_merge(
                     )
                 )
         src = next(src_iter, None)
-    if conflicts:
-        raise MergeConflict(conflicts)
+    return plan
+
+
+def three_way_merge(
+    tree: Tree, base: str, source: str, destination: str, strategy: str | None = None
+) -> MergeOutcome:
+    """Merge ``source`` into ``destination`` against ``base``; returns the new root.
+
+    Raises ``MergeConflict`` naming every conflicting path unless ``strategy`` is
+    ``"dest-wins"`` or ``"source-wins"``.
+    """
+    plan = plan_merge(tree, base, source, destination, strategy)
+    if plan.conflicts:
+        raise MergeConflict(plan.conflicts)
+    changes = plan.changes
     root = tree.apply(destination, iter(changes)) if changes else destination
-    return MergeOutcome(root=root, summary=summary)
+    return MergeOutcome(root=root, summary=plan.summary)
