@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import cast
 
 from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree.build import LevelBuilder, NodeWriter
 from lakever_server.graveler.tree.chunker import (
+    _REF_BYTES,
     Chunker,
     ChunkingRule,
     Columns,
@@ -27,6 +29,7 @@ from lakever_server.graveler.tree.chunker import (
     entry_sizes,
     node_columns,
 )
+from lakever_server.graveler.tree.codec import Node
 from lakever_server.graveler.tree.cursor import LevelCursor
 from lakever_server.graveler.tree.nodes import DecodedNodeStore
 
@@ -49,6 +52,25 @@ def sorted_changes(changes: Iterable[tuple[bytes, bytes | None]]) -> Iterator[En
             )
         previous = key
         yield key, value
+
+
+class _Unreading(Iterator[EntryChange]):
+    """An iterator of changes that can be handed back changes read ahead (``push``)."""
+
+    __slots__ = ("_ahead", "_stream")
+
+    def __init__(self, stream: Iterator[EntryChange]) -> None:
+        self._stream = stream
+        self._ahead: deque[EntryChange] = deque()
+
+    def push(self, changes: list[EntryChange]) -> None:
+        """Make ``changes`` (read from this iterator, in order) the next ones again."""
+        self._ahead.extendleft(reversed(changes))
+
+    def __next__(self) -> EntryChange:
+        if self._ahead:
+            return self._ahead.popleft()
+        return next(self._stream)
 
 
 class _LevelRewrite:
@@ -85,11 +107,67 @@ class _LevelRewrite:
             inserts[1].append(child)
             inserts[2].append(count)
 
-    def run(self, cursor: LevelCursor, changes: Iterator[EntryChange]) -> None:
+    def _replace_values(self, cursor: LevelCursor, batch: list[EntryChange]) -> bool:
+        """Rewrite the cursor's node when ``batch`` only replaces values of its keys.
+
+        The node starts at a boundary (the chunker is empty) and keeps its keys, so the
+        key-hash boundaries and the item count are unchanged; when neither the old nor
+        the new node reaches ``max_bytes`` no byte limit cuts either, so re-chunking
+        would give back the same keys with the new values. This is most changes of a
+        scattered commit (and every change above the leaves that moves no boundary),
+        and skips the re-chunking. Returns False, writing nothing, when it does not
+        apply.
+        """
+        node = cursor.node
+        keys, n = node.keys, len(node.keys)
+        if not n:
+            return False
+        leaf = self._level == 0
+        slots: list[int] = []
+        grown = 0
+        for key, payload in batch:
+            j = bisect_left(keys, key)
+            if payload is None or j == n or keys[j] != key:
+                return False
+            slots.append(j)
+            if leaf:
+                grown += len(cast(bytes, payload)) - len(node.values[j])
+        size = sum(map(len, keys)) + (sum(map(len, node.values)) if leaf else _REF_BYTES * n)
+        if max(size, size + grown) >= self._chunker.rule.max_bytes:
+            return False
+        if leaf:
+            values = list(node.values)
+            for j, (_, payload) in zip(slots, batch, strict=True):
+                values[j] = cast(bytes, payload)
+            new = Node.leaf(keys, values)
+        else:
+            children, counts = list(node.children), list(node.counts)
+            for j, (_, payload) in zip(slots, batch, strict=True):
+                children[j], counts[j] = cast(tuple[str, int], payload)
+            new = Node.internal(self._level, keys, children, counts)
+        self.removed[keys[-1]] = (cursor.node_id, node.count)
+        self.added.append((keys[-1], self._writer.write(new), new.count))
+        return True
+
+    def run(self, cursor: LevelCursor, stream: Iterator[EntryChange]) -> None:
         chunker = self._chunker
+        changes = _Unreading(stream)
         pending = next(changes, None)
         while pending is not None:
             cursor.seek(pending[0])
+            # At a boundary: first try replacing values in place.
+            # (More changes than the node has entries cannot all be replacements: the
+            # batch stays bounded by the node's size, so a long stream is never held.)
+            batch, keys = [pending], cursor.node.keys
+            last, end = cursor.is_last(), keys[-1] if keys else b""
+            after = next(changes, None)
+            while after is not None and len(batch) <= len(keys) and (last or after[0] <= end):
+                batch.append(after)
+                after = next(changes, None)
+            if self._replace_values(cursor, batch):
+                pending = after
+                continue
+            changes.push(batch[1:] if after is None else [*batch[1:], after])
             while True:
                 node = cursor.node
                 last = cursor.is_last()

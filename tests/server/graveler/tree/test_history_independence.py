@@ -95,3 +95,23 @@ def test_a_change_that_changes_nothing_keeps_the_root() -> None:
     assert tree.apply(root, same_values) == root
     assert tree.apply(root, sorted(absent)) == root
     assert tree.apply(root, []) == root
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_value_updates_alone_give_the_root_of_building_the_result(
+    seed: int, rule: ChunkingRule
+) -> None:
+    # Replacing values keeps every key, so apply rewrites nodes in place unless a node
+    # crosses the byte limit; values that grow and shrink a lot cross it both ways.
+    rnd = random.Random(seed)
+    model = dict(random_items(rnd, sized(rule, 2_000)))
+    tree = Tree(MemoryNodeStore(), rule=rule)
+    root = tree.build(sorted(model.items()))
+    for _ in range(6):
+        keys = rnd.sample(sorted(model), rnd.randint(1, 60))
+        big = max(1, rule.max_bytes // 4)
+        changes = sorted((k, rnd.randbytes(rnd.choice([0, 3, big]))) for k in keys)
+        model = applied(model, list(changes))
+        root = tree.apply(root, changes)
+        assert root == Tree(MemoryNodeStore(), rule=rule).build(sorted(model.items()))
