@@ -189,3 +189,31 @@ def test_hostile_object_names_and_messages_are_escaped(ui: UiSession, lake: Lake
     assert download.headers["content-type"] == "application/octet-stream"
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_conflict_page_escapes_hostile_names_and_refuses_anonymous_readers(
+    ui: UiSession, lake: Lake, anonymous: httpx.Client
+) -> None:
+    repo = lake.repository("hostile-conflict")
+    for name in HOSTILE_NAMES:
+        lake.put(repo, "main", name, b"base")
+    lake.commit(repo, "main", "base")
+    lake.branch(repo, "run")
+    for name in HOSTILE_NAMES:
+        lake.put(repo, "run", name, b"run side")
+    lake.commit(repo, "run", "run")
+    for name in HOSTILE_NAMES:
+        lake.put(repo, "main", name, b"main side!")
+    lake.commit(repo, "main", "main")
+    url = f"/repositories/{repo}/compare?ref=main&compare=run"
+    page = ui.page(url)
+    assert "<strong>3</strong> conflicting paths" in page
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "<b>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;.txt" in page
+    assert "quote&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.csv" in page
+    refused = anonymous.get(url)
+    assert refused.status_code in (302, 303, 307)
+    assert refused.headers["location"].startswith("/login")
+    assert "script" not in refused.text

@@ -2,9 +2,10 @@
 
 A user logs in, browses a repository and previews a Parquet file, reads the commit log
 with its Airflow link, compares a run branch with ``main`` and merges it, then meets a
-merge conflict. Each step saves a screenshot: under ``docs/screenshots/`` (shown in
-``docs/ui.md`` and the README) when ``LAKEVER_UPDATE_SCREENSHOTS=1``, otherwise in a
-temporary directory, so a test run never modifies the working tree.
+merge conflict on the compare page. Each step saves a screenshot: under
+``docs/screenshots/`` (shown in ``docs/ui.md`` and the README) when
+``LAKEVER_UPDATE_SCREENSHOTS=1``, otherwise in a temporary directory, so a test run
+never modifies the working tree.
 """
 
 from __future__ import annotations
@@ -174,11 +175,10 @@ def test_log_in_browse_compare_merge_and_see_a_conflict(
     _shot(page, screenshots, "09-merge-commit")
     assert lake.read(repo, "main", "tables/orders/day=2026-11-21/part-1.csv").status_code == 200
 
-    # A backfill that rewrote the same files as main: the conflict page shows both sides.
+    # A backfill that rewrote the same files as main: its compare page (a URL to share)
+    # shows every conflict with both sides, before anyone tries the merge.
     page.goto(f"/repositories/{repo}/compare?ref=main&compare=backfill-2026-11-20")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.click("section.merge button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Merge conflict")
+    expect(page.locator("section.conflict-head h2")).to_have_text("Merge conflict")
     rows = page.locator("table.conflicts tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("README.md")

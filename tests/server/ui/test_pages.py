@@ -314,6 +314,69 @@ def test_merge_conflict_page_lists_every_conflicting_path_with_both_sides_stats(
     assert lake.read(repo, "main", "tables/c.csv").status_code == 404
 
 
+def _conflicting_pair(lake: Lake, name: str, paths: list[str]) -> str:
+    """``run`` and ``main`` both change every path of ``paths`` differently; ``run``
+    alone adds ``only-run.txt``."""
+    repo = lake.repository(name)
+    for path in paths:
+        lake.put(repo, "main", path, b"original")
+    lake.commit(repo, "main", "base")
+    lake.branch(repo, "run")
+    for path in paths:
+        lake.put(repo, "run", path, b"from the run, longer")
+    lake.put(repo, "run", "only-run.txt", b"new")
+    lake.commit(repo, "run", "run writes")
+    for path in paths:
+        lake.put(repo, "main", path, b"main!")
+    lake.commit(repo, "main", "someone else writes")
+    return repo
+
+
+def test_compare_url_shows_every_conflict_of_a_pair_without_merging(
+    ui: UiSession, lake: Lake
+) -> None:
+    paths = [f"tables/t{i:02}.csv" for i in range(12)]
+    repo = _conflicting_pair(lake, "shared-conflict", paths)
+    main_head, run_head = lake.head(repo, "main"), lake.head(repo, "run")
+    page = ui.page(f"/repositories/{repo}/compare?ref=main&compare=run")
+    assert "<strong>12</strong> conflicting paths" in page
+    rows = re.findall(r'<td class="path">([^<]+)</td>(.*?)</tr>', page, re.S)
+    assert [path for path, _ in rows] == paths
+    for _, sides in rows:
+        assert "20 B" in sides  # the run's side
+        assert "5 B" in sides  # main's side
+    assert f"{run_head[:8]}" in page
+    assert f"{main_head[:8]}" in page
+    assert '<option value="">' not in page  # only strategies that resolve conflicts
+    assert 'value="source-wins"' in page
+    assert lake.head(repo, "main") == main_head  # looking merged nothing
+    # The answer to a failed merge links to the same page.
+    failed = ui.submit(
+        f"/repositories/{repo}/compare/merge", {"ref": "main", "compare": "run", "strategy": ""}
+    )
+    assert failed.status_code == 409
+    assert f'href="/repositories/{repo}/compare?ref=main&amp;compare=run"' in failed.text
+
+
+def test_compare_url_of_a_clean_pair_offers_the_merge(ui: UiSession, lake: Lake) -> None:
+    repo = lake.repository("clean-pair")
+    lake.put(repo, "main", "keep.txt", b"1")
+    lake.commit(repo, "main", "base")
+    lake.branch(repo, "run")
+    lake.put(repo, "run", "a.txt", b"1")
+    lake.put(repo, "run", "b.txt", b"2")
+    lake.commit(repo, "run", "two files")
+    page = ui.page(f"/repositories/{repo}/compare?ref=main&compare=run")
+    assert "Can merge: no conflicts, 2 changes (2 added, 0 changed, 0 removed)" in page
+    assert "conflicting path" not in page
+    assert f'action="/repositories/{repo}/compare/merge"' in page
+    assert '<option value="">none (fail on conflicts)</option>' in page
+    lake.put(repo, "main", "staged.txt", b"uncommitted")
+    blocked = ui.page(f"/repositories/{repo}/compare?ref=main&compare=run")
+    assert "Cannot merge yet" in blocked
+    assert f'action="/repositories/{repo}/compare/merge"' not in blocked
+
+
 def test_uncommitted_changes_are_committed_and_reset(ui: UiSession, lake: Lake) -> None:
     repo = lake.repository("staged")
     lake.put(repo, "main", "kept.txt", b"kept")

@@ -1,18 +1,21 @@
-"""Compare two refs (the diff, and a merge with a strategy), and the merge conflict page."""
+"""Compare two refs: the diff, a dry-run merge (clean, or every conflict with both sides'
+stats) and the merge form; and the answer of a merge that conflicts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from starlette.responses import Response
 
 from lakever_server.catalog.models import Entry, MergeStrategy
-from lakever_server.errors import InvalidValue, MergeConflict, NotFound
+from lakever_server.errors import ConflictingPath, InvalidValue, MergeConflict, NotFound
 from lakever_server.ui import urls
 from lakever_server.ui.pages import Page
 
 PAGE_SIZE = 200
+MAX_CONFLICT_ROWS = 1000  # rows with stats shown; the count always covers every conflict
 BRANCH_CHOICES = 1000
 STRATEGIES = ("", "dest-wins", "source-wins")
 
@@ -23,11 +26,16 @@ def _branch_names(page: Page, repository: str) -> list[str]:
 
 
 def compare(page: Page) -> Response:
-    """``?ref=<base>&compare=<other>``: what ``compare`` brings into ``ref``."""
+    """``?ref=<base>&compare=<other>``: what ``compare`` brings into ``ref``.
+
+    When ``ref`` is a branch, a dry-run merge says whether ``compare`` merges cleanly
+    (and how many changes) or lists every conflicting path with both sides' stats: the
+    same page answers "can I merge?" and "why not?" at a URL anyone can open again.
+    """
     repo = page.catalog.get_repository(page.path_param("repo"))
     base = page.param("ref") or repo.default_branch
     other = page.param("compare")
-    diff, next_after, merge_base = None, "", None
+    diff, next_after, merge_base, preview, rows = None, "", None, None, []
     if other:
         page_ = page.catalog.diff_refs(
             repo.id, base, other, diff_type="three_dot", after=page.param("after"),
@@ -36,6 +44,11 @@ def compare(page: Page) -> Response:
         diff = page_.results
         next_after = page_.next_after if page_.has_more else ""
         merge_base = page.catalog.find_merge_base(repo.id, other, base)[0]
+        if _is_branch(page, repo.id, base):
+            preview = page.catalog.preview_merge(repo.id, other, base)
+            rows = _conflict_rows(
+                page, repo.id, preview.conflicts, preview.source, preview.destination
+            )
     return page.render(
         "compare.html",
         repo=repo,
@@ -47,8 +60,18 @@ def compare(page: Page) -> Response:
         diff=diff,
         merge_base=merge_base,
         next_after=next_after,
+        preview=preview,
+        rows=rows,
         strategies=STRATEGIES,
     )
+
+
+def _is_branch(page: Page, repository: str, ref: str) -> bool:
+    try:
+        page.catalog.get_branch(repository, ref)
+    except (NotFound, InvalidValue):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -66,6 +89,28 @@ def _stat(page: Page, repository: str, commit_id: str, path: str) -> Entry | Non
         return page.catalog.get_entry(repository, commit_id, path)
     except NotFound:
         return None
+
+
+def _conflict_rows(
+    page: Page,
+    repository: str,
+    conflicts: Sequence[ConflictingPath],
+    source_commit: str,
+    destination_commit: str,
+) -> list[ConflictRow]:
+    """The first ``MAX_CONFLICT_ROWS`` conflicts with each side's stats at the exact
+    commits merged."""
+    return [
+        ConflictRow(
+            path=c.path,
+            reason=c.reason,
+            source_change=c.source or "",
+            destination_change=c.destination or "",
+            source=_stat(page, repository, source_commit, c.path),
+            destination=_stat(page, repository, destination_commit, c.path),
+        )
+        for c in conflicts[:MAX_CONFLICT_ROWS]
+    ]
 
 
 def merge(page: Page) -> Response:
@@ -92,17 +137,7 @@ def merge(page: Page) -> Response:
             strategy=cast(MergeStrategy, strategy) if strategy else None,
         )
     except MergeConflict as conflict:
-        rows = [
-            ConflictRow(
-                path=c.path,
-                reason=c.reason,
-                source_change=c.source or "",
-                destination_change=c.destination or "",
-                source=_stat(page, repo.id, source_commit, c.path),
-                destination=_stat(page, repo.id, destination_commit, c.path),
-            )
-            for c in conflict.conflicts
-        ]
+        rows = _conflict_rows(page, repo.id, conflict.conflicts, source_commit, destination_commit)
         return page.render(
             "conflicts.html",
             status=409,
@@ -114,6 +149,7 @@ def merge(page: Page) -> Response:
             source_commit=source_commit,
             destination_commit=destination_commit,
             rows=rows,
+            total=len(conflict.conflicts),
             strategies=STRATEGIES,
         )
     return page.redirect(urls.commit_url(repo.id, result.reference))
