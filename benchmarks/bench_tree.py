@@ -4,8 +4,9 @@ Run: ``.venv/bin/python -m benchmarks.bench_tree [--sizes 1000,1000000] [--repea
 [--stores memory,local]``. For each size and block store it builds a tree of object
 entries (keys like ``data/part-00042/file-000123.parquet``, ~150-byte values), then times
 on that tree: 100 changes forming one new partition, 100 scattered updates, the diffs of
-both, and a page of 1,000 items from a random offset. Node writes go through
-``BlockNodeStore`` into the block store, as in the server.
+both, and a page of 1,000 items from a random offset. Nodes go through
+``PackedNodeStore`` as in the server: packs in the block store, their index in a
+metadata store (memory for ``memory``, SQLite next to the blocks for ``local``).
 
 Each figure is the median over ``--repeat`` runs, as wall time and as CPU time of this
 process (on a shared machine the wall time also counts waiting for a core). The peak
@@ -28,8 +29,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lakever_server.graveler.tree import BlockNodeStore, NodeCache, Tree
+from lakever_server.graveler.tree import NodeCache, PackedNodeStore, Tree
 from lakever_server.storage.block.memory import MemoryBlockStore
+from lakever_server.storage.kv.memory import MemoryKV
 
 FILES_PER_PARTITION = 1000
 
@@ -64,12 +66,14 @@ class DiscardingNodeStore:
         pass
 
 
-def block_store(kind: str, scratch: Path) -> tuple[Any, str]:
+def block_store(kind: str, scratch: Path) -> tuple[Any, Any, str]:
+    """A block store, the metadata store holding the node index, and a namespace."""
     if kind == "memory":
-        return MemoryBlockStore(), "mem://bench"
+        return MemoryBlockStore(), MemoryKV(), "mem://bench"
     from lakever_server.storage.block.local import LocalBlockStore
+    from lakever_server.storage.kv.sqlite import SQLiteKV
 
-    return LocalBlockStore(scratch), "local://bench"
+    return LocalBlockStore(scratch / "blocks"), SQLiteKV(scratch / "meta.db"), "local://bench"
 
 
 class Timings:
@@ -98,9 +102,9 @@ def diff(tree: Tree, left: str, right: str) -> int:
 def bench_size(kind: str, size: int, repeat: int, rnd: random.Random) -> dict[str, float]:
     """Figures (wall ms, cpu ms, items/s) for one size on one kind of block store."""
     with tempfile.TemporaryDirectory(prefix="bench-tree-") as scratch:
-        block, namespace = block_store(kind, Path(scratch))
+        block, kv, namespace = block_store(kind, Path(scratch))
         cache = NodeCache()
-        tree = Tree(BlockNodeStore(block, namespace, cache))
+        tree = Tree(PackedNodeStore(block, kv, namespace, cache))
         timings = Timings()
         root = timings.run("build", tree.build, items(size))
         assert isinstance(root, str)
@@ -127,6 +131,7 @@ def bench_size(kind: str, size: int, repeat: int, rnd: random.Random) -> dict[st
         out["build items/s (wall)"] = size / (out["build (wall)"] / 1000)
         out["build items/s (cpu)"] = size / (out["build (cpu)"] / 1000)
         out["cache hit ratio"] = cache.hits / max(1, cache.hits + cache.misses)
+        kv.close()
         return out
 
 
