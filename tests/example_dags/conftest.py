@@ -1,7 +1,7 @@
 """Fixtures of the example DAG tests: a real server per module, Airflow per worker.
 
 Each module gets its own ``lakever-server`` process (``tests.support.server``). Airflow's
-home and its metadata database come from the provider tests' conftest (one migration per
+home and its metadata database come from ``tests.support.airflow_home`` (one migration per
 worker process); every DAG runs with ``airflow dags test`` as a subprocess whose DAGs
 folder is ``example_dags/`` and whose ``lakever_default`` connection points at the server.
 """
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from tests.provider.conftest import airflow_db  # noqa: F401  (fixture: one migration per worker)
 from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
@@ -56,7 +55,7 @@ def repository(client: Any, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def run_dag(server: RunningServer, airflow_db: Path, repository: str) -> RunDag:  # noqa: F811
+def run_dag(server: RunningServer, airflow_db: Path, repository: str) -> RunDag:
     """Run an example DAG to its end with ``airflow dags test`` against ``server``."""
     env = airflow_env(
         Path(os.environ["AIRFLOW_HOME"]),
