@@ -31,12 +31,14 @@ from lakever_server.graveler.tree.chunker import (
 )
 from lakever_server.graveler.tree.codec import Node
 from lakever_server.graveler.tree.cursor import LevelCursor
-from lakever_server.graveler.tree.nodes import DecodedNodeStore
+from lakever_server.graveler.tree.nodes import DecodedNodeStore, PrefetchingNodeStore
 
 Payload = bytes | tuple[str, int]
 """What an entry carries: a value (leaf) or ``(child id, item count)`` (internal)."""
 EntryChange = tuple[bytes, Payload | None]
 Ref = tuple[bytes, str, int]  # (last key, node id, item count)
+PREFETCH_WINDOW = 256
+"""Changes whose nodes are loaded in one batch, on stores that can (``prefetch``)."""
 
 
 def sorted_changes(changes: Iterable[tuple[bytes, bytes | None]]) -> Iterator[EntryChange]:
@@ -76,8 +78,15 @@ class _Unreading(Iterator[EntryChange]):
 class _LevelRewrite:
     """Applies one level's changes; collects the new and the replaced node references."""
 
-    def __init__(self, writer: NodeWriter, rule: ChunkingRule, level: int) -> None:
+    def __init__(
+        self,
+        writer: NodeWriter,
+        rule: ChunkingRule,
+        level: int,
+        prefetcher: PrefetchingNodeStore | None = None,
+    ) -> None:
         self._writer = writer
+        self._prefetcher = prefetcher
         self._chunker = Chunker(level, rule)
         self._level = level
         self.added: list[Ref] = []
@@ -149,11 +158,26 @@ class _LevelRewrite:
         self.added.append((keys[-1], self._writer.write(new), new.count))
         return True
 
+    def _prefetch(self, cursor: LevelCursor, changes: _Unreading, pending: EntryChange) -> bytes:
+        """Load the nodes the next window of changes falls in, one batch per level;
+        return the last key of the window. The changes read ahead are handed back."""
+        window = [pending, *itertools.islice(changes, PREFETCH_WINDOW - 1)]
+        changes.push(window[1:])
+        if self._prefetcher is not None:
+            keys = [key for key, _ in window]
+            # Top down, so each level is routed through the batch loaded before it.
+            for level in range(cursor.root_level - 1, self._level - 1, -1):
+                self._prefetcher.prefetch(cursor.targets(keys, level))
+        return window[-1][0]
+
     def run(self, cursor: LevelCursor, stream: Iterator[EntryChange]) -> None:
         chunker = self._chunker
         changes = _Unreading(stream)
+        horizon: bytes | None = None  # changes up to this key had their nodes prefetched
         pending = next(changes, None)
         while pending is not None:
+            if self._prefetcher is not None and (horizon is None or pending[0] > horizon):
+                horizon = self._prefetch(cursor, changes, pending)
             cursor.seek(pending[0])
             # At a boundary: first try replacing values in place.
             # (More changes than the node has entries cannot all be replacements: the
@@ -229,8 +253,10 @@ def apply_changes(
         return root_id
     root = nodes.load_node(root_id)
     level_changes: Iterator[EntryChange] = itertools.chain([first], checked)
+    prefetcher = nodes if isinstance(nodes, PrefetchingNodeStore) else None
     for level in range(root.level + 1):
-        rewrite = _LevelRewrite(writer, rule, level)
+        # The root level is the root itself: nothing to prefetch.
+        rewrite = _LevelRewrite(writer, rule, level, prefetcher if level < root.level else None)
         rewrite.run(LevelCursor(nodes, root_id, root, level), level_changes)
         if level == root.level:
             return _new_root(nodes, writer, rule, level, rewrite.added)

@@ -6,7 +6,7 @@ next entry or node reads only the nodes it enters, and a seek reads one node per
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
 from lakever_server.graveler.tree.codec import Node
@@ -41,6 +41,39 @@ class LevelCursor:
             node_id = node.children[i]
             node = self._nodes.load_node(node_id)
         self.node_id, self.node = node_id, node
+
+    @property
+    def root_level(self) -> int:
+        return self._root.level
+
+    def targets(self, keys: list[bytes], level: int | None = None) -> list[str]:
+        """The ids of the nodes of ``level`` (default: this cursor's) that sorted ``keys``
+        fall in, in order.
+
+        Routes one key per distinct node (the keys up to that node's upper bound are
+        skipped by bisection), reading only the internal nodes on those paths; the
+        cursor's position is left as it was.
+        """
+        target = self.level if level is None else level
+        if self._root.level <= target:
+            return [self._root_id]
+        ids: list[str] = []
+        j = 0
+        while j < len(keys):
+            key, node, node_id, bound = keys[j], self._root, self._root_id, None
+            while True:
+                i = child_index(node, key)
+                if i < len(node.keys) - 1:
+                    bound = node.keys[i]  # the child's range ends there (nested ranges)
+                node_id = node.children[i]
+                if node.level - 1 == target:
+                    break
+                node = self._nodes.load_node(node_id)
+            ids.append(node_id)
+            if bound is None:
+                break  # the last node of the level: every further key falls in it
+            j = bisect_right(keys, bound, j + 1)
+        return ids
 
     def is_last(self) -> bool:
         """Whether the current node is the last of its level."""

@@ -59,6 +59,18 @@ class CheckedNodeStore(Protocol):
         ...
 
 
+@runtime_checkable
+class PrefetchingNodeStore(Protocol):
+    """A node store that can load many nodes into its cache in one go (``apply`` uses it
+    for the nodes a window of changes falls in, so misses cost one batch, not one
+    round trip each)."""
+
+    def prefetch(self, node_ids: list[str]) -> None:
+        """Cache those of ``node_ids`` that are stored and not cached; never raises for
+        a node it cannot read (a later ``load_node`` reports that)."""
+        ...
+
+
 def checked_decode(data: bytes, expected_id: str) -> Node:
     """Decode ``data``, refusing bytes that do not hash to ``expected_id``."""
     if node_id(data) != expected_id:

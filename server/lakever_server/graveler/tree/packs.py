@@ -13,9 +13,10 @@ import struct
 import threading
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-from lakever_server.errors import NotFound
+from lakever_server.errors import LakeverError, NotFound
 from lakever_server.graveler.tree.cache import NodeCache
 from lakever_server.graveler.tree.codec import (
     EMPTY_DATA,
@@ -35,6 +36,9 @@ PACK_MAGIC = b"LKVPACK1"
 DEFAULT_PACK_BYTES = 8 * 1024 * 1024
 DEFAULT_PACK_NODES = 4096
 DEFAULT_LOCATOR_CACHE = 65536
+DEFAULT_READ_CONCURRENCY = 16
+SPAN_GAP = 64 * 1024  # nodes this close in a pack are read together (one request)
+SPAN_BYTES = 4 * 1024 * 1024
 _LENGTH = struct.Struct("<I")  # before each node in a pack: a scan can rebuild the index
 _LOCATOR = struct.Struct(">16sQI")  # index value: pack id, offset, length
 
@@ -83,6 +87,39 @@ def unpack_nodes(pack: bytes) -> list[tuple[str, int, int]]:
     return found
 
 
+def _spans(located: list[tuple[str, Locator]]) -> list[list[tuple[str, Locator]]]:
+    """Group nodes sorted by location into spans of one pack worth one read each: nodes
+    at most ``SPAN_GAP`` bytes apart, up to ``SPAN_BYTES`` per span."""
+    spans: list[list[tuple[str, Locator]]] = []
+    for nid, locator in located:
+        if spans:
+            first, last = spans[-1][0][1], spans[-1][-1][1]
+            if (
+                locator.pack_id == last.pack_id
+                and locator.offset - (last.offset + last.length) <= SPAN_GAP
+                and locator.offset + locator.length - first.offset <= SPAN_BYTES
+            ):
+                spans[-1].append((nid, locator))
+                continue
+        spans.append([(nid, locator)])
+    return spans
+
+
+_read_pool_instance: ThreadPoolExecutor | None = None
+_read_pool_lock = threading.Lock()
+
+
+def _read_pool() -> ThreadPoolExecutor:
+    """The process-wide pool that reads pack spans from remote stores (made on first use)."""
+    global _read_pool_instance
+    with _read_pool_lock:
+        if _read_pool_instance is None:
+            _read_pool_instance = ThreadPoolExecutor(
+                max_workers=DEFAULT_READ_CONCURRENCY, thread_name_prefix="lakever-node-read"
+            )
+        return _read_pool_instance
+
+
 class _Buffer:
     """One thread's nodes saved since its last pack, in write order."""
 
@@ -103,6 +140,8 @@ class PackedNodeStore:
             reaches either, so building a tree of any size holds a bounded buffer.
         locator_cache: how many node locations to remember (an index lookup saved
             when a node has left the node cache).
+        read_concurrency: parallel span reads in ``prefetch``. Default: 1 on memory and
+            local disk (reads there cost CPU, not waiting), 16 elsewhere (S3).
     """
 
     def __init__(
@@ -115,6 +154,7 @@ class PackedNodeStore:
         max_pack_bytes: int = DEFAULT_PACK_BYTES,
         max_pack_nodes: int = DEFAULT_PACK_NODES,
         locator_cache: int = DEFAULT_LOCATOR_CACHE,
+        read_concurrency: int | None = None,
     ) -> None:
         self.block = block
         self.kv = kv
@@ -124,6 +164,10 @@ class PackedNodeStore:
         self.max_pack_bytes = max_pack_bytes
         self.max_pack_nodes = max_pack_nodes
         self.locator_cache = locator_cache
+        if read_concurrency is None:
+            nearby = {"mem", "local"} & set(getattr(block, "schemes", ()))
+            read_concurrency = 1 if nearby else DEFAULT_READ_CONCURRENCY
+        self.read_concurrency = read_concurrency
         self.packs_written = 0
         self._lock = threading.Lock()
         # Saved by some thread and not yet indexed: readable here, and never skipped by
@@ -218,6 +262,59 @@ class PackedNodeStore:
             node = checked_decode(data, node_id)
             self.cache.add(key, node, approximate_memory(node, len(data)))
         return node
+
+    def prefetch(self, node_ids: list[str]) -> None:
+        """Cache the stored nodes among ``node_ids`` that are not cached, in one batch.
+
+        One index query for their locations (``get_many``), then one ranged read per
+        span of nearby nodes in a pack (a commit's or a build's nodes sit together),
+        in parallel on remote stores. A node that cannot be read is left out: its
+        ``load_node`` reports why.
+        """
+        wanted: list[str] = []
+        with self._lock:
+            for nid in dict.fromkeys(node_ids):
+                if nid != EMPTY_ID and nid not in self._pending:
+                    wanted.append(nid)
+        wanted = [nid for nid in wanted if self.blob_address(nid) not in self.cache]
+        if len(wanted) < 2:
+            return  # a single read is as cheap done lazily
+        found: dict[str, Locator] = {}
+        with self._lock:
+            for nid in wanted:
+                locator = self._locators.get(nid)
+                if locator is not None:
+                    found[nid] = locator
+        asked = [nid.encode() for nid in wanted if nid not in found]
+        if asked:
+            for key, row in self.kv.get_many(self.partition, asked).items():
+                found[key.decode()] = Locator.decode(row)
+        spans = _spans(sorted(found.items(), key=lambda item: item[1]))
+        if self.read_concurrency > 1 and len(spans) > 1:
+            list(_read_pool().map(self._load_span, spans))
+        else:
+            for span in spans:
+                self._load_span(span)
+
+    def _load_span(self, span: list[tuple[str, Locator]]) -> None:
+        """Read one span of a pack and cache the nodes in it that hash to their ids."""
+        first, last = span[0][1], span[-1][1]
+        try:
+            data = b"".join(
+                self.block.get(
+                    self.pack_address(first.pack_id), first.offset, last.offset + last.length
+                )
+            )
+        except (LakeverError, OSError):
+            return
+        for nid, locator in span:
+            at = locator.offset - first.offset
+            encoded = data[at : at + locator.length]
+            try:
+                node = checked_decode(encoded, nid)
+            except CorruptNode:
+                continue
+            self.cache.add(self.blob_address(nid), node, approximate_memory(node, len(encoded)))
 
     def check_stored(self, node_id: str) -> str | None:
         """What is wrong with the stored copy of a node (past every cache), or None."""

@@ -12,6 +12,7 @@ from lakever_server.errors import NotFound
 from lakever_server.graveler.tree import (
     BlockNodeStore,
     CorruptNode,
+    MemoryNodeStore,
     NodeCache,
     PackedNodeStore,
     Tree,
@@ -195,3 +196,66 @@ def test_address_names_the_blob_that_holds_a_node_in_either_layout() -> None:
     assert [store.address(packed)] == packs_of(block)
     assert store.address(one_blob) == f"{NAMESPACE}/_lakever/nodes/{one_blob[:2]}/{one_blob}"
     assert block.exists(store.address(one_blob))
+
+
+class CountingReads(MemoryKV):
+    """Counts single lookups and batched ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+        self.batches = 0
+
+    def get(self, partition: str, key: bytes) -> bytes | None:
+        self.gets += 1
+        return super().get(partition, key)
+
+    def get_many(self, partition: str, keys: Any) -> dict[bytes, bytes]:
+        self.batches += 1
+        return super().get_many(partition, keys)
+
+
+def test_a_scattered_apply_on_a_cold_cache_looks_up_its_leaves_in_batches() -> None:
+    block, kv = MemoryBlockStore(), CountingReads()
+    items = lake_items(50_000)
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    changes = [(key, b"changed") for key, _ in items[::500]]  # 100 leaves
+    reference = Tree(MemoryNodeStore())
+    expected = reference.apply(reference.build(items), changes)
+    kv.gets = kv.batches = 0
+    cold = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert cold.apply(root, changes) == expected
+    assert kv.batches >= 1
+    # The path to the first leaf is read one node at a time; the leaves come in batches.
+    assert kv.gets <= 2 * (cold.height(root) + 1)
+
+
+def test_prefetch_reads_neighbouring_nodes_of_a_pack_at_once() -> None:
+    class CountingBlocks(MemoryBlockStore):
+        reads = 0
+
+        def get(self, address: str, start: int = 0, end: int | None = None) -> Any:
+            CountingBlocks.reads += 1
+            return super().get(address, start, end)
+
+    block, kv = CountingBlocks(), MemoryKV()
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(lake_items(5_000))
+    walked = list(Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).walk_nodes(root))
+    CountingBlocks.reads = 0
+    cache = NodeCache()
+    PackedNodeStore(block, kv, NAMESPACE, cache).prefetch(walked)
+    assert CountingBlocks.reads == 1  # one pack, written in one go: one span
+    assert len(cache) == len(walked)
+
+
+def test_prefetch_leaves_unreadable_nodes_to_be_reported_by_their_read() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    items = lake_items(5_000)
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    walked = list(Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).walk_nodes(root))
+    for address in packs_of(block):
+        block.delete(address)
+    store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
+    store.prefetch([*walked, "ab" * 32])
+    with pytest.raises(NotFound, match="pack"):
+        Tree(store).get(root, items[0][0])
