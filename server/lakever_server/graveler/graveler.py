@@ -164,8 +164,11 @@ class Graveler:
     def delete_repository(self, repository: str) -> None:
         self.refs.delete_repository(self.refs.get_repository(repository))
 
-    def get_setting(self, repository: str, name: str) -> bytes | None:
-        return self.refs.get_setting(self.refs.get_repository(repository), name)
+    def get_setting(self, repository: str | RepositoryRecord, name: str) -> bytes | None:
+        """A setting's value; pass a record already read to save reading it again."""
+        if isinstance(repository, str):
+            repository = self.refs.get_repository(repository)
+        return self.refs.get_setting(repository, name)
 
     def set_setting(
         self,
