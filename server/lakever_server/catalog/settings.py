@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from lakever_server.catalog.models import BranchProtectionRule, GarbageCollectionRules
 from lakever_server.errors import InvalidValue, NotFound, PreconditionFailed
 from lakever_server.graveler.graveler import Graveler
-from lakever_server.graveler.model import canonical_json
+from lakever_server.graveler.model import RepositoryRecord, canonical_json
 
 PROTECTION = "branch_protection"
 GC_RULES = "gc_rules"
@@ -52,7 +52,7 @@ class RepositorySettings:
             raise PreconditionFailed("branch protection rules changed concurrently") from exc
         return _etag(raw)
 
-    def is_protected(self, repository: str, branch: str) -> bool:
+    def is_protected(self, repository: str | RepositoryRecord, branch: str) -> bool:
         raw = self.graveler.get_setting(repository, PROTECTION)
         if not raw:
             return False
