@@ -71,8 +71,10 @@ class Catalog(ObjectsMixin):
         validate_branch_name(branch)
         if force:
             return
-        self._writable(repository, force)
-        if self.settings.is_protected(repository, branch):
+        record = self.graveler.get_repository(repository)  # read once for both checks
+        if record.read_only:
+            raise ReadOnlyRepository()
+        if self.settings.is_protected(record, branch):
             raise ProtectedBranch(f"branch {branch} is protected")
 
     def _writable(self, repository: str, force: bool) -> None:
