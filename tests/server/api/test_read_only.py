@@ -15,6 +15,7 @@ from lakefs_sdk.client import LakeFSClient
 from lakefs_sdk.exceptions import ApiException
 
 from tests.server.gateway.s3_support import s3_client
+from tests.server.webhdfs.support import WebHdfs, access_token
 from tests.support.server import RunningServer
 
 REPO = "archive"
@@ -97,6 +98,18 @@ def test_s3_put_and_delete_are_refused_with_access_denied(
         s3.delete_object(Bucket=REPO, Key="main/a.txt")
     assert delete.value.response["Error"]["Code"] == "AccessDenied"
     assert bytes(sdk.objects_api.get_object(REPO, "main", "a.txt")) == b"kept"
+
+
+def test_webhdfs_writes_are_refused_with_access_control_exception(
+    lakever_server: RunningServer, sdk: LakeFSClient
+) -> None:
+    fs = WebHdfs(lakever_server, access_token(lakever_server))
+    created = fs.create(f"/{REPO}/main/by-spark.txt", b"x")
+    assert created.status_code == 403
+    assert created.json()["RemoteException"]["exception"] == "AccessControlException"
+    deleted = fs.call("DELETE", f"/{REPO}/main/a.txt", "DELETE")
+    assert deleted.status_code == 403
+    assert fs.open(f"/{REPO}/main/a.txt").content == b"kept"
 
 
 def test_import_is_refused_before_it_starts(sdk: LakeFSClient) -> None:
