@@ -112,16 +112,17 @@ class S3Request:
 
 
 async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T]) -> T:
-    """Run ``fn(body)`` in a worker thread; ``body`` yields the raw request body in blocks
-    of about ``BLOCK_SIZE``.
+    """Run ``fn(body)`` in a worker thread; ``body`` yields the raw request body as the
+    server received it (pieces of up to a few hundred KiB).
 
     A task on the event loop receives the body ahead of ``fn``, up to ``PREFETCH_BLOCKS``
-    blocks, so the socket is read while ``fn`` hashes and writes the previous blocks
-    (pulling each block only on demand would leave one of them idle at any time). If
-    ``fn`` stops early, the rest of the body is left unread.
+    groups of about ``BLOCK_SIZE``, so the socket is read while ``fn`` hashes and writes
+    the previous ones (pulling each piece only on demand would leave one side idle at any
+    time). Groups cost one hand-over between threads each, and are not joined: that would
+    copy every byte once more. If ``fn`` stops early, the rest of the body is left unread.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(PREFETCH_BLOCKS)
+    queue: asyncio.Queue[list[bytes] | Exception | None] = asyncio.Queue(PREFETCH_BLOCKS)
 
     async def receive() -> None:
         try:
@@ -132,10 +133,10 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
                     parts.append(part)
                     size += len(part)
                 if size >= BLOCK_SIZE:
-                    await queue.put(b"".join(parts))
+                    await queue.put(parts)
                     parts, size = [], 0
             if parts:
-                await queue.put(b"".join(parts))
+                await queue.put(parts)
             await queue.put(None)
         except Exception as error:  # handed to the consumer, which raises it
             await queue.put(error)
@@ -147,7 +148,7 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
                 return
             if isinstance(item, Exception):
                 raise item
-            yield item
+            yield from item
 
     receiver = loop.create_task(receive())
     try:
@@ -156,6 +157,35 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
         if not receiver.done():
             receiver.cancel()
             await asyncio.wait({receiver})
+
+
+async def read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks of a blocking iterator (a blob being read), each next one read in a
+    worker thread while the current one is sent.
+
+    Streaming a blocking iterator otherwise alternates: read a chunk, send it and wait
+    for the socket to drain, read the next; the disk and the network each wait half the
+    time.
+    """
+    loop = asyncio.get_running_loop()
+    iterator = iter(chunks)
+
+    def step() -> bytes | None:
+        return next(iterator, None)
+
+    # In the thread pool (and under the limit) that serves every other blocking call.
+    pending = loop.create_task(anyio.to_thread.run_sync(step))
+    try:
+        while (chunk := await pending) is not None:
+            pending = loop.create_task(anyio.to_thread.run_sync(step))
+            yield chunk
+    finally:
+        # The client went away (or the body ended): let the read in flight finish before
+        # closing the iterator, which a running thread would refuse.
+        await asyncio.wait({pending})
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 async def drain(stream: AsyncIterator[bytes]) -> None:

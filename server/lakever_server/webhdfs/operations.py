@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from lakever_server import errors
 from lakever_server.catalog.models import Entry
-from lakever_server.gateway.context import run_with_request_body
+from lakever_server.gateway.context import read_ahead, run_with_request_body
 from lakever_server.webhdfs.errors import ILLEGAL_ARGUMENT, WebHdfsError
 from lakever_server.webhdfs.namespace import FileStatus, Location, Namespace, parse_location
 from lakever_server.webhdfs.responses import HadoopJSONResponse
@@ -134,7 +134,9 @@ async def open_file(request: WebHdfsRequest) -> Response:
     stream: Iterator[bytes] = await call(
         request.namespace.catalog.open_entry, entry, start=offset, end=end
     )
-    return StreamingResponse(stream, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(
+        read_ahead(stream), media_type="application/octet-stream", headers=headers
+    )
 
 
 async def get_file_checksum(request: WebHdfsRequest) -> Response:

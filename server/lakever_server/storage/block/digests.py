@@ -7,7 +7,8 @@ hashers on a worker thread while the caller goes on with the block (writing it, 
 it otherwise, receiving the next one); it stays at most one block behind, in order, so
 memory stays bounded and the digests are exactly those of the stream.
 
-Small blocks are hashed inline: handing them to a thread would cost more than hashing.
+Small blocks are gathered first (a small upload is hashed inline at the end): handing
+each to a thread would cost more than hashing it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 INLINE_BELOW = 256 * 1024
-"""Blocks smaller than this are hashed in the caller's thread."""
+"""Blocks are handed to a thread in batches of at least this many bytes; fewer left at
+the end are hashed in the caller's thread."""
 
 POOL_THREADS = 8
 
@@ -44,35 +46,43 @@ def _digest_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _feed(hashers: Sequence[Hasher], block: bytes) -> None:
-    for hasher in hashers:
-        hasher.update(block)
+def _feed(hashers: Sequence[Hasher], blocks: Sequence[bytes]) -> None:
+    for block in blocks:
+        for hasher in hashers:
+            hasher.update(block)
 
 
 class BackgroundDigests:
-    """Feed blocks to ``hashers`` one block behind the caller, in order.
+    """Feed blocks to ``hashers`` one batch behind the caller, in order.
 
-    ``update(block)`` returns at once for a large block (after the previous block's
-    hashing finished); ``finish()`` waits for the last one. Read the hashers only after
-    ``finish()``. An error raised by a hasher surfaces from the next call.
+    ``update(block)`` returns at once (after the previous batch's hashing finished, if a
+    new batch is due); blocks smaller than ``INLINE_BELOW`` are gathered into one batch
+    of at least that size first. ``finish()`` hashes what is left and waits. Read the
+    hashers only after ``finish()``. An error raised by a hasher surfaces from the next
+    call.
     """
 
     def __init__(self, hashers: Sequence[Hasher]) -> None:
         self._hashers = tuple(hashers)
         self._pending: Future[None] | None = None
+        self._batch: list[bytes] = []
+        self._batched = 0
 
     def update(self, block: bytes) -> None:
         if not self._hashers:
             return
-        self._wait()
-        if len(block) < INLINE_BELOW:
-            _feed(self._hashers, block)
-        else:
-            self._pending = _digest_pool().submit(_feed, self._hashers, block)
+        self._batch.append(block)
+        self._batched += len(block)
+        if self._batched >= INLINE_BELOW:
+            self._wait()
+            batch, self._batch, self._batched = self._batch, [], 0
+            self._pending = _digest_pool().submit(_feed, self._hashers, batch)
 
     def finish(self) -> None:
-        """Wait until every block given so far is hashed."""
+        """Hash what is left and wait until every block given so far is hashed."""
         self._wait()
+        batch, self._batch, self._batched = self._batch, [], 0
+        _feed(self._hashers, batch)
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
