@@ -1,23 +1,23 @@
-"""What the lakever sensors share: connection, repository, hook, poke and deferral."""
+"""What the lakever sensors share: connection, hook and links (the mixin), poke, deferral."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_lakever.exceptions import LakeverError
 from airflow_provider_lakever.hooks.lakever import LakeverHook
+from airflow_provider_lakever.operators.base import LakeverTaskMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
 
-class LakeverBaseSensor(BaseSensorOperator):
+class LakeverBaseSensor(LakeverTaskMixin, BaseSensorOperator):
     """Base of the lakever sensors; deferrable by default when Airflow says so.
 
     A sensor says what it looks for once, in :meth:`find_match` (a poke) and
@@ -45,20 +45,7 @@ class LakeverBaseSensor(BaseSensorOperator):
         self.repository = repository
         self.lakever_conn_id = lakever_conn_id
         self.deferrable = deferrable
-        self.lakever_link_state: dict[str, str] = {}
-
-    @cached_property
-    def hook(self) -> LakeverHook:
-        """The hook for ``lakever_conn_id``."""
-        return LakeverHook(self.lakever_conn_id)
-
-    def remember_links(self, **refs: str | None) -> None:
-        """Record what the extra links point at."""
-        self.lakever_link_state = {
-            "ui_base_url": self.hook.settings.ui_base_url,
-            "repository": self.repository,
-            **{key: value for key, value in refs.items() if value},
-        }
+        self.lakever_link_state = {}
 
     def find_match(self, context: Context) -> dict[str, Any] | None:
         """Look once: what the condition found, or ``None`` while it does not hold."""
