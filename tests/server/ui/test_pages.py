@@ -371,6 +371,11 @@ def test_compare_url_of_a_clean_pair_offers_the_merge(ui: UiSession, lake: Lake)
     assert "conflicting path" not in page
     assert f'action="/repositories/{repo}/compare/merge"' in page
     assert '<option value="">none (fail on conflicts)</option>' in page
+    lake.put(repo, "run", "c.txt", b"staged on the run")
+    workspace = ui.page(f"/repositories/{repo}/compare?ref=main&compare=run%24")
+    assert "c.txt" in workspace
+    assert "uncommitted changes; only committed changes can be merged" in workspace
+    assert f'action="/repositories/{repo}/compare/merge"' not in workspace
     lake.put(repo, "main", "staged.txt", b"uncommitted")
     blocked = ui.page(f"/repositories/{repo}/compare?ref=main&compare=run")
     assert "Cannot merge yet" in blocked

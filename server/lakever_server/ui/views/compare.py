@@ -43,8 +43,10 @@ def compare(page: Page) -> Response:
         )  # fmt: skip
         diff = page_.results
         next_after = page_.next_after if page_.has_more else ""
-        merge_base = page.catalog.find_merge_base(repo.id, other, base)[0]
-        if _is_branch(page, repo.id, base):
+        # ``branch$`` diverged where its branch did (its head commit).
+        merge_base = page.catalog.find_merge_base(repo.id, other.removesuffix("$"), base)[0]
+        if _is_branch(page, repo.id, base) and not other.endswith("$"):
+            # ``branch$`` shows uncommitted changes in the diff; only commits merge.
             preview = page.catalog.preview_merge(repo.id, other, base)
             rows = _conflict_rows(
                 page, repo.id, preview.conflicts, preview.source, preview.destination
