@@ -23,10 +23,12 @@ from lakever_server.webhdfs import create_webhdfs_app
 
 def is_s3_request(scope: Scope) -> bool:
     """Whether the request is signed the way S3 clients sign (header or presigned URL)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            return bool(value.startswith((b"AWS4-HMAC-SHA256 ", b"AWS ")))
-    query: bytes = scope.get("query_string", b"")
+    return _signed_for_s3(_header_facts(scope)[1], scope.get("query_string", b""))
+
+
+def _signed_for_s3(authorization: bytes | None, query: bytes) -> bool:
+    if authorization is not None:
+        return authorization.startswith((b"AWS4-HMAC-SHA256 ", b"AWS "))
     if b"X-Amz-" not in query and b"AWSAccessKeyId" not in query:
         return False
     params = parse_qs(query.decode("latin-1"))
@@ -35,8 +37,14 @@ def is_s3_request(scope: Scope) -> bool:
     return "AWSAccessKeyId" in params and "Signature" in params
 
 
-def _header_bytes(scope: Scope) -> int:
-    return sum(len(name) + len(value) for name, value in scope.get("headers", ()))
+def _header_facts(scope: Scope) -> tuple[int, bytes | None]:
+    """The headers' total size and the first ``Authorization``, in one pass (per request)."""
+    size, authorization = 0, None
+    for name, value in scope.get("headers", ()):
+        size += len(name) + len(value)
+        if authorization is None and name == b"authorization":
+            authorization = value
+    return size, authorization
 
 
 async def _reject_headers(send: Send) -> None:
@@ -60,16 +68,22 @@ class LakeverApp:
         self.webhdfs: ASGIApp = create_webhdfs_app(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _header_bytes(scope) > self.max_header_bytes:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket" and is_s3_request(scope):
+                await self.gateway(scope, receive, send)
+            else:
+                await self.api(scope, receive, send)
+            return
+        size, authorization = _header_facts(scope)
+        if size > self.max_header_bytes:
             await _reject_headers(send)
-            return
-        if scope["type"] in ("http", "websocket") and is_s3_request(scope):
+        elif _signed_for_s3(authorization, scope.get("query_string", b"")):
             await self.gateway(scope, receive, send)
-        elif scope["type"] == "http" and scope["path"].startswith("/webhdfs/"):
+        elif scope["path"].startswith("/webhdfs/"):
             await self.webhdfs(scope, receive, send)
-        elif scope["type"] == "http" and await self.fast_path.handle(scope, receive, send):
+        elif await self.fast_path.handle(scope, receive, send):
             return
-        elif scope["type"] == "http" and is_ui_path(scope["path"]):
+        elif is_ui_path(scope["path"]):
             await self.ui(scope, receive, send)
         else:
             await self.api(scope, receive, send)
