@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,6 @@ from typer.testing import CliRunner
 
 from lakever_server.cli import app
 from tests.cli.e2e.lakever_runner import Lakever, cli_env, run_script, unique_repository
-from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
-
-
-@pytest.fixture(scope="module")
-def lakever(lakever_server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Lakever:  # noqa: F811
-    return Lakever(lakever_server, tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture
-def repo(lakever: Lakever) -> Iterator[str]:
-    name = unique_repository("admin")
-    lakever.run("repo", "create", f"lakefs://{name}")
-    yield name
-    lakever.run("repo", "delete", f"lakefs://{name}", "--yes")
 
 
 def test_protected_branch_refuses_commits_but_takes_merges(lakever: Lakever, repo: str) -> None:

@@ -6,28 +6,13 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli.e2e.lakever_runner import Lakever, unique_repository
-from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
+from tests.cli.e2e.lakever_runner import Lakever
 
 FILES = 1000
-
-
-@pytest.fixture(scope="module")
-def lakever(lakever_server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Lakever:  # noqa: F811
-    return Lakever(lakever_server, tmp_path_factory.mktemp("home"))
-
-
-@pytest.fixture
-def repo(lakever: Lakever) -> Iterator[str]:
-    name = unique_repository("fs")
-    lakever.run("repo", "create", f"lakefs://{name}")
-    yield name
-    lakever.run("repo", "delete", f"lakefs://{name}", "--yes")
 
 
 def make_tree(root: Path, files: int) -> dict[str, bytes]:

@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.cli.e2e.lakever_runner import Lakever, unique_repository
-from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("home")
-
-
-@pytest.fixture(scope="module")
-def lakever(lakever_server: RunningServer, home: Path) -> Lakever:  # noqa: F811
-    return Lakever(lakever_server, home)
-
-
-@pytest.fixture
-def repo(lakever: Lakever) -> Iterator[str]:
-    """A fresh repository with a ``main`` branch, deleted afterwards."""
-    name = unique_repository("cli")
-    lakever.run("repo", "create", f"lakefs://{name}")
-    yield name
-    lakever.run("repo", "delete", f"lakefs://{name}", "--yes")
 
 
 def put(lakever: Lakever, uri: str, content: str) -> None:
