@@ -259,3 +259,14 @@ def test_prefetch_leaves_unreadable_nodes_to_be_reported_by_their_read() -> None
     store.prefetch([*walked, "ab" * 32])
     with pytest.raises(NotFound, match="pack"):
         Tree(store).get(root, items[0][0])
+
+
+def test_parallel_prefetch_caches_every_node_of_many_packs() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    writer = PackedNodeStore(block, kv, NAMESPACE, NodeCache(), max_pack_nodes=10)
+    root = Tree(writer).build(lake_items(5_000))
+    walked = list(Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).walk_nodes(root))
+    assert len(packs_of(block)) > 4
+    cache = NodeCache()
+    PackedNodeStore(block, kv, NAMESPACE, cache, read_concurrency=4).prefetch(walked)
+    assert len(cache) == len(walked)
