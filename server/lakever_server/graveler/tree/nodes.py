@@ -60,6 +60,15 @@ class CheckedNodeStore(Protocol):
 
 
 @runtime_checkable
+class DiscardingNodeStore(Protocol):
+    """A node store that buffers writes and can drop a failed operation's buffer."""
+
+    def discard(self) -> None:
+        """Forget the nodes this thread saved and did not flush."""
+        ...
+
+
+@runtime_checkable
 class PrefetchingNodeStore(Protocol):
     """A node store that can load many nodes into its cache in one go (``apply`` uses it
     for the nodes a window of changes falls in, so misses cost one batch, not one

@@ -355,6 +355,16 @@ class PackedNodeStore:
         if buffer.size >= self.max_pack_bytes or len(buffer.nodes) >= self.max_pack_nodes:
             self._write_pack(buffer)
 
+    def discard(self) -> None:
+        """Drop this thread's unflushed nodes (a build or apply failed midway): nothing
+        names them, and another writer must not take them for stored."""
+        buffer = self._buffer()
+        nodes = list(buffer.nodes.items())
+        buffer.nodes, buffer.size = {}, 0
+        for nid, _ in nodes:
+            self.cache.discard(self.blob_address(nid))
+        self._unpend(nodes)
+
     def flush(self) -> None:
         """Write this thread's buffered nodes as one pack, then index them."""
         buffer = self._buffer()

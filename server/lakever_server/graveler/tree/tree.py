@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from lakever_server.errors import NotFound
 from lakever_server.graveler.tree.apply import apply_changes
@@ -13,7 +14,12 @@ from lakever_server.graveler.tree.codec import EMPTY_ID
 from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.cursor import TreeCursor, child_index
 from lakever_server.graveler.tree.diff import Change, diff_trees
-from lakever_server.graveler.tree.nodes import CheckedNodeStore, NodeStore, decoding
+from lakever_server.graveler.tree.nodes import (
+    CheckedNodeStore,
+    DiscardingNodeStore,
+    NodeStore,
+    decoding,
+)
 
 
 class Tree:
@@ -47,8 +53,9 @@ class Tree:
         Streams: holds one pending node per level, never the whole input.
         Raises ``InvalidValue`` on unsorted or duplicate keys.
         """
-        root = build_tree(self._writer, self.rule, items)
-        self._nodes.flush()
+        with self._discarding_on_failure():
+            root = build_tree(self._writer, self.rule, items)
+            self._nodes.flush()
         return root
 
     def apply(self, root: str, changes: Iterable[tuple[bytes, bytes | None]]) -> str:
@@ -59,9 +66,20 @@ class Tree:
         Deleting an absent key is a no-op. Returns the new root id (``root`` itself when
         nothing changed). Raises ``InvalidValue`` on unsorted or duplicate keys.
         """
-        new_root = apply_changes(self._nodes, self._writer, self.rule, root, changes)
-        self._nodes.flush()
+        with self._discarding_on_failure():
+            new_root = apply_changes(self._nodes, self._writer, self.rule, root, changes)
+            self._nodes.flush()
         return new_root
+
+    @contextmanager
+    def _discarding_on_failure(self) -> Iterator[None]:
+        """On failure, drop the nodes saved and not flushed (nothing will name them)."""
+        try:
+            yield
+        except BaseException:
+            if isinstance(self._nodes, DiscardingNodeStore):
+                self._nodes.discard()
+            raise
 
     def get(self, root: str, key: bytes) -> bytes | None:
         """The value of ``key``, or None when absent. Reads one node per level."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lakever_server.errors import NotFound
+from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.graveler.tree import (
     BlockNodeStore,
     CorruptNode,
@@ -270,3 +270,21 @@ def test_parallel_prefetch_caches_every_node_of_many_packs() -> None:
     cache = NodeCache()
     PackedNodeStore(block, kv, NAMESPACE, cache, read_concurrency=4).prefetch(walked)
     assert len(cache) == len(walked)
+
+
+def test_a_failed_apply_leaves_no_unflushed_nodes_behind() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
+    tree = Tree(store)
+    items = lake_items(20_000)
+    root = tree.build(items)
+    packs = store.packs_written
+    # Sorted for a while, so leaves are rewritten and saved before the bad key is met.
+    changes = [(key, b"new") for key, _ in items[::40]] + [(b"a", b"out of order")]
+    with pytest.raises(InvalidValue):
+        tree.apply(root, changes)
+    assert store._pending == {}
+    tree.build([(b"k", b"v")])  # the next flush writes only its own node
+    assert store.packs_written == packs + 1
+    (newest,) = [a for a in packs_of(block) if len(unpack_nodes(b"".join(block.get(a)))) == 1]
+    assert newest
