@@ -5,15 +5,17 @@ The commit flow is lakeFS's, lock-free and crash-safe at every step:
 1. *seal*: compare-and-set the branch so a fresh empty token becomes current and the
    old one joins ``sealed_tokens``; writes from now on land in the new token;
 2. *build*: apply the sorted merge of the sealed tokens to the head commit's tree
-   (only the touched nodes are written, to the block store);
+   (only the touched nodes are written: one pack in the block store, then their index
+   rows in the metadata store);
 3. *record*: store the commit under its content hash;
 4. *move*: compare-and-set the branch to the new commit, dropping exactly the sealed
    tokens this commit includes (newer tokens stay);
 5. *clean*: drop the committed tokens' partitions (in the background).
 
 A crash after 1 leaves sealed tokens that reads still see and the next commit includes;
-after 2 or 3, unreferenced nodes or commit records that nothing reads; after 4, orphan
-partitions. Each leaves the repository consistent.
+during 2, a pack not yet indexed; after 2 or 3, unreferenced packs, index rows or commit
+records that nothing reads; after 4, orphan partitions. Each leaves the repository
+consistent.
 """
 
 from __future__ import annotations
