@@ -66,13 +66,16 @@ class Catalog(ObjectsMixin):
         self.settings = RepositorySettings(self.graveler)
 
     def _guard(self, repository: str, branch: str, force: bool) -> None:
-        """Unless ``force``: ``ReadOnlyRepository``, or ``ProtectedBranch`` when a rule
-        matches the branch."""
+        """``ReadOnlyRepository`` unless ``force``; ``ProtectedBranch`` when a rule matches
+        the branch, whatever ``force`` says.
+
+        As in lakeFS, ``force`` overrides a repository's read-only flag and nothing else:
+        a protected branch changes only by merge, so a writer cannot bypass the rule an
+        administrator set by adding ``force=true`` to a request.
+        """
         validate_branch_name(branch)
-        if force:
-            return
         record = self.graveler.get_repository(repository)  # read once for both checks
-        if record.read_only:
+        if record.read_only and not force:
             raise ReadOnlyRepository()
         if self.settings.is_protected(record, branch):
             raise ProtectedBranch(f"branch {branch} is protected")

@@ -89,6 +89,23 @@ def test_protected_branch_refuses_direct_writes_but_accepts_merges(
     assert paths(catalog, repo, "main") == []
 
 
+def test_force_does_not_bypass_branch_protection(catalog: Catalog, repo: str) -> None:
+    """``force`` overrides a read-only repository, never a protection rule (as in lakeFS)."""
+    put(catalog, repo, "main", "a", "1")
+    catalog.commit(repo, "main", "m", "me")
+    catalog.create_branch(repo, "run", "main")
+    catalog.set_protection_rules(repo, [BranchProtectionRule("main")])
+    for call in (
+        lambda: catalog.delete_object(repo, "main", "a", force=True),
+        lambda: catalog.delete_objects(repo, "main", ["a"], force=True),
+        lambda: catalog.delete_branch(repo, "main", force=True),
+        lambda: catalog.hard_reset_branch(repo, "main", "run", force=True),
+    ):
+        with pytest.raises(ProtectedBranch):
+            call()
+    assert paths(catalog, repo, "main") == ["a"]
+
+
 def test_protection_rules_use_etags(catalog: Catalog, repo: str) -> None:
     rules, etag = catalog.protection_rules(repo)
     assert rules == []
