@@ -101,7 +101,8 @@ Batched reads: ``apply`` looks ahead a window of 256 changes and, level by level
 the top, asks the store to ``prefetch`` the nodes they fall in: one ``get_many`` for
 the locations of those not cached, then one ranged read per span of nearby nodes in a
 pack (parallel on remote stores). A commit's misses then cost a round trip per level,
-not one per node, which matters on PostgreSQL and S3.
+not one per node, which matters on PostgreSQL and S3. Scans (``iterate``) read ahead
+the same way: leaves in batches of 2, 4, then 8.
 """
 
 from __future__ import annotations

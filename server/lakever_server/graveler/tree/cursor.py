@@ -10,7 +10,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
 from lakever_server.graveler.tree.codec import Node
-from lakever_server.graveler.tree.nodes import DecodedNodeStore
+from lakever_server.graveler.tree.nodes import DecodedNodeStore, PrefetchingNodeStore
+
+READ_AHEAD_LEAVES = 8
+"""The most leaves a scan prefetches at once (on stores that can, ``prefetch``)."""
 
 
 def child_index(node: Node, key: bytes) -> int:
@@ -112,6 +115,10 @@ class TreeCursor(Iterator[tuple[bytes, bytes]]):
         end: bytes | None = None,
     ) -> None:
         self._nodes = nodes
+        self._prefetcher = nodes if isinstance(nodes, PrefetchingNodeStore) else None
+        self._ahead_parent: Node | None = None  # read-ahead: leaves of this parent
+        self._ahead_to = 0  # ... below this index were prefetched
+        self._ahead = 2  # how many the next read-ahead asks for
         self._root = nodes.load_node(root_id)
         self._end = end
         self._path: list[tuple[Node, int]] = []
@@ -119,12 +126,29 @@ class TreeCursor(Iterator[tuple[bytes, bytes]]):
         self._index = 0
         self._descend(start)
 
+    def _read_ahead(self, parent: Node, i: int) -> None:
+        """Before entering leaf ``i`` of ``parent``: prefetch it and the next ones in one
+        batch, twice as many each time up to ``READ_AHEAD_LEAVES`` (a long scan pays a
+        round trip per batch, a short page reads at most about twice what it uses)."""
+        if self._prefetcher is None:
+            return
+        if parent is not self._ahead_parent:
+            self._ahead_parent, self._ahead_to = parent, i
+        if i < self._ahead_to:
+            return
+        count = self._ahead
+        self._ahead = min(2 * count, READ_AHEAD_LEAVES)
+        self._ahead_to = i + count
+        self._prefetcher.prefetch(parent.children[i : i + count])
+
     def _descend(self, key: bytes) -> None:
         frames: list[tuple[Node, int]] = []
         node = self._root
         while node.level > 0:
             i = child_index(node, key)
             frames.append((node, i))
+            if node.level == 1:
+                self._read_ahead(node, i)
             node = self._nodes.load_node(node.children[i])
         self._path = frames
         self._leaf = node
@@ -141,9 +165,13 @@ class TreeCursor(Iterator[tuple[bytes, bytes]]):
         parent, i = frames[depth]
         del frames[depth:]
         frames.append((parent, i + 1))
+        if parent.level == 1:
+            self._read_ahead(parent, i + 1)
         node = self._nodes.load_node(parent.children[i + 1])
         while node.level > 0:
             frames.append((node, 0))
+            if node.level == 1:
+                self._read_ahead(node, 0)
             node = self._nodes.load_node(node.children[0])
         self._leaf, self._index = node, 0
         return True

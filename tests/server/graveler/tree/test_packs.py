@@ -288,3 +288,16 @@ def test_a_failed_apply_leaves_no_unflushed_nodes_behind() -> None:
     assert store.packs_written == packs + 1
     (newest,) = [a for a in packs_of(block) if len(unpack_nodes(b"".join(block.get(a)))) == 1]
     assert newest
+
+
+def test_a_cold_scan_reads_its_leaves_in_growing_batches() -> None:
+    block, kv = MemoryBlockStore(), CountingReads()
+    items = lake_items(50_000)
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    kv.gets = kv.batches = 0
+    cold = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    start = items[20_000][0]
+    page = [item for item, _ in zip(cold.iterate(root, start), range(2_000), strict=False)]
+    assert page == items[20_000:22_000]  # about 30 leaves
+    assert kv.gets <= cold.height(root) + 1  # the path down; the leaves come in batches
+    assert 2 <= kv.batches <= 8
