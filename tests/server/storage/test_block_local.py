@@ -275,3 +275,24 @@ def test_aborting_an_upload_removes_its_parts(local: LocalBlockStore) -> None:
     local.abort_multipart("local://ns/m", upload)
     assert not (local.root / UPLOADS_DIR / upload).exists()
     assert not local.exists("local://ns/m")
+
+
+def test_a_large_durable_write_starts_its_writeback_while_it_is_written(
+    local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lakever_server.storage.block.local as module
+
+    started: list[tuple[int, int]] = []
+
+    def record(fd: int, offset: int, length: int, flags: int) -> int:
+        started.append((offset, length))
+        return 0
+
+    monkeypatch.setattr(module, "_sync_file_range", record)
+    block = os.urandom(1024 * 1024)
+    local.put("local://ns/big", [block] * (2 * module.WRITEBACK_STEP // len(block) + 3))
+    assert [offset for offset, _ in started] == [0, module.WRITEBACK_STEP]
+    assert all(length == module.WRITEBACK_STEP for _, length in started)
+    assert b"".join(local.get("local://ns/big")) == block * (
+        2 * module.WRITEBACK_STEP // len(block) + 3
+    )
