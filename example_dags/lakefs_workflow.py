@@ -38,6 +38,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 from lakever_examples import CONN_ID, DEFAULT_REPOSITORY, REPOSITORY_PARAM, s3_settings
+from lakever_examples.branches import created_branch, delete_when_done
 from lakever_examples.data import (
     orders_path,
     read_csv,
@@ -48,7 +49,7 @@ from lakever_examples.data import (
 )
 
 from airflow_provider_lakever.hooks.lakever import LakeverHook
-from airflow_provider_lakever.operators.branch import CreateBranchOperator, DeleteBranchOperator
+from airflow_provider_lakever.operators.branch import CreateBranchOperator
 from airflow_provider_lakever.operators.commit import CommitOperator
 from airflow_provider_lakever.operators.merge import MergeOperator
 from airflow_provider_lakever.operators.revert import RollbackOperator
@@ -56,7 +57,7 @@ from airflow_provider_lakever.sensors.file import FileSensor
 
 JOB = Path(__file__).parent / "jobs" / "region_totals.py"
 SPARK_CONN_ID = "spark_local"
-RUN_BRANCH = "{{ ti.xcom_pull(task_ids='create_branch') }}"
+RUN_BRANCH = created_branch("create_branch")
 INPUT_COMMIT = "{{ ti.xcom_pull(task_ids='wait_for_input')['commit_id'] }}"
 INPUT = "raw/orders/date={{ ds }}/orders.csv"
 OUTPUT = "tables/region_totals/date={{ ds }}/"
@@ -210,15 +211,13 @@ with DAG(
             "the run branch is kept for troubleshoot_failed_run"
         )
 
-    cleanup = DeleteBranchOperator(
-        task_id="cleanup",
-        repository=REPOSITORY_PARAM,
-        branch=RUN_BRANCH,
-        keep_if_requested_by="rollback",
-    )
-
     wait_for_input >> create_branch >> spark_submit >> commit >> checked >> merge >> verified
     steps = [spark_submit, commit, checked, merge, verified]
     steps >> rollback
     [*steps, rollback] >> report_failure()
-    [verified, rollback] >> cleanup.as_teardown(setups=create_branch)
+    delete_when_done(
+        create_branch,
+        after=[verified, rollback],
+        task_id="cleanup",
+        keep_if_requested_by="rollback",
+    )

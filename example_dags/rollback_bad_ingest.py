@@ -26,14 +26,15 @@ import pyarrow.compute as pc
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from lakever_examples import CONN_ID, DEFAULT_REPOSITORY, REPOSITORY_PARAM
+from lakever_examples.branches import created_branch, delete_when_done
 from lakever_examples.data import orders_table, parquet_bytes, read_parquet
 
 from airflow_provider_lakever.hooks.lakever import LakeverHook
-from airflow_provider_lakever.operators.branch import CreateBranchOperator, DeleteBranchOperator
+from airflow_provider_lakever.operators.branch import CreateBranchOperator
 from airflow_provider_lakever.operators.revert import RevertOperator
 from airflow_provider_lakever.utils.stamps import RUN_ID, stamped, task_stamp
 
-INGEST_BRANCH = "{{ ti.xcom_pull(task_ids='create_ingest_branch') }}"
+INGEST_BRANCH = created_branch("create_ingest_branch")
 BATCH_PREFIX = "events/orders/"
 REQUIRED_COLUMNS = ("order_id", "customer", "region", "amount")
 
@@ -153,10 +154,7 @@ with DAG(
         metadata={"reason": "negative amounts found by audit_main"},
     )
     verified = verify_main_clean(REPOSITORY_PARAM, merged, "{{ params.bad_batches }}")
-    cleanup = DeleteBranchOperator(
-        task_id="cleanup", repository=REPOSITORY_PARAM, branch=INGEST_BRANCH
-    )
 
     create_ingest_branch >> merged >> audited >> revert_bad_merges
     revert_bad_merges >> verified
-    verified >> cleanup.as_teardown(setups=create_ingest_branch)
+    delete_when_done(create_ingest_branch, after=verified, task_id="cleanup")

@@ -25,6 +25,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 from lakever_examples import CONN_ID, DEFAULT_REPOSITORY, REPOSITORY_PARAM, s3_settings
+from lakever_examples.branches import created_branch
 from lakever_examples.data import (
     orders_path,
     read_parquet_prefix,
@@ -40,7 +41,7 @@ from airflow_provider_lakever.utils.naming import run_branch_name
 from airflow_provider_lakever.utils.stamps import RUN_ID, TASK_ID
 
 FINDINGS_PATH = "_debug/findings.json"
-DEBUG_BRANCH = "{{ ti.xcom_pull(task_ids='open_debug_branch') }}"
+DEBUG_BRANCH = created_branch("open_debug_branch")
 
 with DAG(
     dag_id="troubleshoot_failed_run",

@@ -1,4 +1,4 @@
-"""What the example DAGs share: settings, sample data, and Parquet over the S3 gateway.
+"""What the example DAGs share: settings, sample data, run branches, Parquet over the S3 gateway.
 
 The example DAGs import this package from their DAGs folder (Airflow puts the folder on
 ``sys.path``); ``.airflowignore`` keeps the DAG processor from parsing it as DAGs.
