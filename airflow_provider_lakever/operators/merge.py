@@ -19,7 +19,10 @@ STRATEGIES = (None, "dest-wins", "source-wins")
 class MergeOperator(LakeverBaseOperator):
     """Merge a source ref into a destination branch; return the merge commit id.
 
-    A conflict fails the task without retry, and its error lists every conflicting path.
+    A conflict fails the task without retry, and its error lists every conflicting path;
+    the task's "lakever diff" link then opens the compare page of the source's head commit
+    against the destination, which shows every conflict. After a merge, the links show the
+    merge commit and its changes.
     Idempotent on retry: when the destination holds a merge this task instance made (or
     the source's head is already in the destination's history), no second merge happens.
 
@@ -82,8 +85,13 @@ class MergeOperator(LakeverBaseOperator):
         self.allow_empty = allow_empty
 
     def execute(self, context: Context) -> str:
+        # Recorded before merging: when the merge conflicts, the failed task's diff link
+        # opens the compare page, which lists every conflicting path. It names the source's
+        # commit, so it still opens after a teardown deleted the source (a run branch).
+        self.remember_links(diff_base=self.destination_branch, diff_compare=self.source_ref)
         metadata = stamped(self.metadata, task_stamp(context, "merge"))
         source_head = self.hook.resolve_commit(self.repository, self.source_ref).id
+        self.remember_links(diff_base=self.destination_branch, diff_compare=source_head)
         merge_id = self._earlier_merge(metadata[IDEMPOTENCY_KEY], source_head)
         if merge_id is None:
             merge_id = self.hook.merge(

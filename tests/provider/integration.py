@@ -86,7 +86,8 @@ def try_numbers(dag_id: str, run_id: str) -> dict[str, int]:
     return dict(rows)
 
 
-def xcom_value(dag_id: str, run_id: str, task_id: str) -> Any:
+def xcom_value(dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    """The XCom ``key`` a task instance pushed (its return value by default)."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -97,7 +98,7 @@ def xcom_value(dag_id: str, run_id: str, task_id: str) -> Any:
                 XComModel.dag_id == dag_id,
                 XComModel.run_id == run_id,
                 XComModel.task_id == task_id,
-                XComModel.key == "return_value",
+                XComModel.key == key,
             )
         )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from lakefs_sdk.client import LakeFSClient
 
+from airflow_provider_lakever.links.lakever import LakeverDiffLink
 from tests.provider.dags.lakever_branch_per_run import (
     AFTER_MERGE_REPOSITORY,
     CONFLICT_REPOSITORY,
@@ -26,6 +28,7 @@ from tests.provider.integration import (
     try_numbers,
     xcom_value,
 )
+from tests.server.ui.ui_client import UiSession
 from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(STARLETTE_HTTPX_NOTICE)]
@@ -133,7 +136,9 @@ def test_failing_check_can_delete_the_run_branch_instead(client: LakeFSClient) -
 
 @pytest.mark.usefixtures("airflow_db")
 def test_merge_conflict_fails_without_retry_and_lists_every_path(
-    client: LakeFSClient, capfd: pytest.CaptureFixture[str]
+    client: LakeFSClient,
+    lakever_server: RunningServer,  # noqa: F811
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     dag_id = "lakever_merge_conflict"
     run_id, state, states = _run(dag_id)
@@ -148,6 +153,22 @@ def test_merge_conflict_fails_without_retry_and_lists_every_path(
     assert client.objects_api.get_object(CONFLICT_REPOSITORY, "main", "shared/a.csv") == (
         b"id\n1\n"
     )
+    # The failed merge's diff link, stored in XCom when the task ended, opens the conflict
+    # (the teardown deleted the run branch; the link names its commit).
+    run_commit = xcom_value(dag_id, run_id, f"{GROUP}.commit")
+    link = xcom_value(dag_id, run_id, f"{GROUP}.merge", key=LakeverDiffLink().xcom_key)
+    assert link == (
+        f"{lakever_server.url}/repositories/{CONFLICT_REPOSITORY}/compare?"
+        + urlencode({"ref": "main", "compare": run_commit})
+    )
+    ui = UiSession(lakever_server).login()
+    try:
+        page = ui.page(link.removeprefix(lakever_server.url))
+    finally:
+        ui.close()
+    assert "Merge conflict" in page
+    assert "shared/a.csv" in page
+    assert "shared/b.csv" in page
 
 
 @pytest.mark.usefixtures("airflow_db")

@@ -16,7 +16,11 @@ from lakefs_sdk.client import LakeFSClient
 from lakefs_sdk.models.branch_creation import BranchCreation
 from lakefs_sdk.models.commit_creation import CommitCreation
 
-from airflow_provider_lakever.exceptions import BranchExistsElsewhereError, LakeverError
+from airflow_provider_lakever.exceptions import (
+    BranchExistsElsewhereError,
+    LakeverError,
+    MergeConflictError,
+)
 from airflow_provider_lakever.links.lakever import (
     LakeverBranchLink,
     LakeverCommitLink,
@@ -42,6 +46,7 @@ from tests.provider.integration import (
     head,
     paths,
 )
+from tests.server.ui.ui_client import UiSession
 from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
 
 REPO = "operators"
@@ -146,6 +151,29 @@ def test_merge_retry_does_not_merge_twice(client: LakeFSClient) -> None:
     assert "merged/m.csv" in paths(client, REPO, "main")
     diff_link = LakeverDiffLink().get_link(op, ti_key=None)
     assert f"compare={first}" in diff_link
+
+
+def test_a_conflicting_merge_fails_and_its_diff_link_opens_the_conflict_page(
+    client: LakeFSClient,
+    lakever_server: RunningServer,  # noqa: F811
+) -> None:
+    _branch(client, "conflict-run")
+    run_head = _stage_and_commit(client, "conflict-run", "clash/c.csv", b"run")
+    _stage_and_commit(client, "main", "clash/c.csv", b"main")
+    op = MergeOperator(task_id="clash", repository=REPO, source_ref="conflict-run")
+    with pytest.raises(MergeConflictError) as failed:
+        op.execute(context(task_id="clash"))
+    assert failed.value.paths == ["clash/c.csv"]
+
+    link = LakeverDiffLink().get_link(op, ti_key=None)
+    assert link == f"{lakever_server.url}/repositories/{REPO}/compare?ref=main&compare={run_head}"
+    ui = UiSession(lakever_server).login()
+    try:
+        page = ui.page(link.removeprefix(lakever_server.url))
+    finally:
+        ui.close()
+    assert "Merge conflict" in page
+    assert "clash/c.csv" in page
 
 
 def test_revert_of_several_commits_is_one_atomic_step(client: LakeFSClient) -> None:
