@@ -6,6 +6,7 @@ metadata statement executed on behalf of a request is counted for that request.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from contextvars import ContextVar
@@ -34,7 +35,14 @@ def accept_request_id(header: str | None) -> str:
     """
     if header is not None and _ACCEPTED_ID.match(header):
         return header
-    return secrets.token_hex(16)
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
+
+
+# Fresh ids: a random per-process prefix and a counter, unique across replicas and
+# restarts without a system call per request (``secrets.token_hex`` reads urandom each
+# time). Ids are correlation tokens, not secrets.
+_ID_PREFIX = secrets.token_hex(12)
+_id_counter = itertools.count(1)
 
 
 def count_statement() -> None:

@@ -13,10 +13,11 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakever_server.app import is_s3_request
+from lakever_server.app import _signed_for_s3, is_s3_request
 from lakever_server.observability.context import (
     REQUEST_ID_HEADER,
     RequestStats,
@@ -29,6 +30,7 @@ from lakever_server.observability.metrics import Metrics
 log = logging.getLogger("lakever_server.access")
 
 _OBJECTS = "/api/v1/repositories/{repository}/refs/{ref}/objects"
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
 _FAST_PATH = re.compile(r"^/api/v1/repositories/[^/]+/refs/[^/]+/objects(/stat)?$")
 
 
@@ -45,7 +47,10 @@ def protocol_of(scope: Scope) -> str:
     """``s3``, ``webhdfs``, ``ui`` or ``api``: which front end serves the request."""
     if is_s3_request(scope):
         return "s3"
-    path: str = scope.get("path", "")
+    return _protocol_by_path(scope.get("path", ""))
+
+
+def _protocol_by_path(path: str) -> str:
     if path.startswith("/webhdfs/"):
         return "webhdfs"
     if path.startswith("/api/"):
@@ -76,19 +81,31 @@ class ObservedApp:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, looked up once per label set: ``labels()`` validates and
+        # locks on every call, a measurable share of a 4 KiB read. Label sets are bounded
+        # (route templates x methods x statuses), so these dicts are too.
+        self._durations: dict[tuple[str, str, str], Any] = {}
+        self._statements: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers", ()))
-        raw_id = headers.get(REQUEST_ID_HEADER.encode())
+        raw_id, authorization = None, None
+        for name, value in scope.get("headers", ()):  # one pass, no copy
+            if name == _REQUEST_ID and raw_id is None:
+                raw_id = value
+            elif name == b"authorization" and authorization is None:
+                authorization = value
         rid = accept_request_id(raw_id.decode("latin-1") if raw_id else None)
         id_token = request_id.set(rid)
         stats = RequestStats()
         stats_token = request_stats.set(stats)
         exchange = _Exchange()
-        protocol = protocol_of(scope)
+        if _signed_for_s3(authorization, scope.get("query_string", b"")):
+            protocol = "s3"
+        else:
+            protocol = _protocol_by_path(scope.get("path", ""))
         started = time.perf_counter()
 
         async def counting_receive() -> Message:
@@ -127,8 +144,16 @@ class ObservedApp:
         operation = operation_of(scope, protocol)
         method: str = scope["method"]
         status = str(exchange.status or 499)  # 499: the client went away first
-        self.metrics.request_duration.labels(operation, method, status).observe(elapsed)
-        self.metrics.statements_per_request.labels(operation, method).observe(stats.statements)
+        duration = self._durations.get((operation, method, status))
+        if duration is None:
+            duration = self.metrics.request_duration.labels(operation, method, status)
+            self._durations[operation, method, status] = duration
+        duration.observe(elapsed)
+        statements = self._statements.get((operation, method))
+        if statements is None:
+            statements = self.metrics.statements_per_request.labels(operation, method)
+            self._statements[operation, method] = statements
+        statements.observe(stats.statements)
         if protocol in ("s3", "webhdfs"):
             self.metrics.gateway_bytes.labels(protocol, "in").inc(exchange.bytes_in)
             self.metrics.gateway_bytes.labels(protocol, "out").inc(exchange.bytes_out)

@@ -136,6 +136,7 @@ def test_a_request_id_is_echoed_or_generated_and_logged(
     assert given.headers["x-request-id"] == "run-42.retry:1"
     assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["x-request-id"])
     assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["x-request-id"])
+    assert fresh.headers["x-request-id"] != forged.headers["x-request-id"]
     server.stop()  # flush and close the log before reading it
     server.start()
     logged = {str(entry.get("request_id")) for entry in access_lines(server)}
