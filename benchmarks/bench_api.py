@@ -171,6 +171,10 @@ def large_object(server: RunningServer, size_mib: int, workdir: Path) -> dict[st
             cpu_before = sum(process.cpu_times()[:2])
             started = time.perf_counter()
             subprocess.run(command, check=True)
+            if name == "download":
+                # Like cp + sync: the downloaded copy is on disk when the clock stops (the
+                # server already syncs an upload before answering).
+                subprocess.run(["sync", str(downloaded)], check=True)
             results[f"{name}_mib_s"] = size_mib / (time.perf_counter() - started)
             cpu = sum(process.cpu_times()[:2]) - cpu_before
             results[f"{name}_cpu_ms_per_mib"] = cpu / size_mib * 1000
