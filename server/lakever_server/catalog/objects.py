@@ -197,19 +197,23 @@ class ObjectsMixin:
     ) -> None:
         key = validate_path(path)
         self._guard(repository, branch, force)
-        self.graveler.set(repository, branch, key, None, condition=_must_exist(path))
+        self._stage_delete(repository, branch, key, path)
 
     def delete_objects(
         self, repository: str, branch: str, paths: Sequence[str], *, force: bool = False
     ) -> dict[str, str]:
-        self._guard(repository, branch, force)
+        self._guard(repository, branch, force)  # once for the batch
         failed: dict[str, str] = {}
         for path in paths:
             try:
-                self.delete_object(repository, branch, path, force=True)
+                self._stage_delete(repository, branch, validate_path(path), path)
             except LakeverError as exc:
                 failed[path] = exc.message
         return failed
+
+    def _stage_delete(self, repository: str, branch: str, key: bytes, path: str) -> None:
+        """A tombstone for ``key``; the caller has guarded the branch."""
+        self.graveler.set(repository, branch, key, None, condition=_must_exist(path))
 
     def copy_object(
         self,
