@@ -14,6 +14,9 @@ baseline, ``/webhdfs/`` routed to the WebHDFS app), then measures:
   up to 10 threads);
 - WebHDFS: ``CREATE`` (two-step, body streamed from the file) and ``OPEN`` with httpx
   (read as received);
+- the same S3 PUT/GET (presigned URLs, unsigned payload) and WebHDFS CREATE/OPEN with curl,
+  a native client: engines such as Spark stream from the JVM, and a Python client on the
+  same two cores would otherwise be measured as much as the gateway;
 - Spark (local[2]) writing a DataFrame as ``--spark-files`` small Parquet files to a
   branch over WebHDFS, against the same write to a local directory.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -141,6 +145,38 @@ def webhdfs_get(server: RunningServer, token: str) -> None:
                 pass
 
 
+def curl(*args: str) -> None:
+    """A native HTTP client (``-f``: an HTTP error fails the measure)."""
+    subprocess.run(["curl", "-sSf", "-H", "Expect:", *args], check=True)
+
+
+def presigned(s3: Any, method: str, repo: str, key: str) -> str:
+    url: str = s3.generate_presigned_url(
+        method, Params={"Bucket": repo, "Key": key}, ExpiresIn=3600
+    )
+    return url
+
+
+def webhdfs_location(server: RunningServer, token: str, url: str, method: str) -> str:
+    """Step one of a two-step WebHDFS call: where to send or fetch the data."""
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        response = http.request(method, url)
+        location: str = response.headers["Location"]
+        return location
+
+
+def curl_webhdfs_put(server: RunningServer, token: str, source: Path) -> None:
+    url = f"{server.url}/webhdfs/v1/bench/main/curl.bin?op=CREATE&overwrite=true"
+    location = webhdfs_location(server, token, url, "PUT")
+    curl("-o", "/dev/null", "-H", f"Authorization: Bearer {token}", "-T", str(source), location)
+
+
+def curl_webhdfs_get(server: RunningServer, token: str) -> None:
+    url = f"{server.url}/webhdfs/v1/bench/main/curl.bin?op=OPEN"
+    location = webhdfs_location(server, token, url, "GET")
+    curl("-o", "/dev/null", "-H", f"Authorization: Bearer {token}", location)
+
+
 def spark_small_files(server: RunningServer, files: int, local_dir: Path) -> dict[str, float]:
     from pyspark.sql import SparkSession
 
@@ -211,6 +247,8 @@ def cases(server: RunningServer, root: Path, source: Path) -> list[Case]:
     token = access_token(server)
     raw = root / "raw.bin"
     downloaded = root / "downloaded.bin"
+    put_url = presigned(s3, "put_object", "bench", "main/curl.bin")
+    get_url = presigned(s3, "get_object", "bench", "main/curl.bin")
     return [
         Case("raw disk write + fsync", lambda: raw_write(source, raw), "write", ""),
         Case("raw disk read", lambda: raw_read(raw), "read", ""),
@@ -239,6 +277,30 @@ def cases(server: RunningServer, root: Path, source: Path) -> list[Case]:
             "raw disk write + fsync",
         ),
         Case("webhdfs OPEN", lambda: webhdfs_get(server, token), "read", "raw disk read"),
+        Case(
+            "s3 PUT, curl (presigned)",
+            lambda: curl("-o", "/dev/null", "-T", str(source), put_url),
+            "write",
+            "raw disk write + fsync",
+        ),
+        Case(
+            "s3 GET, curl (presigned)",
+            lambda: curl("-o", "/dev/null", get_url),
+            "read",
+            "raw disk read",
+        ),
+        Case(
+            "webhdfs CREATE, curl",
+            lambda: curl_webhdfs_put(server, token, source),
+            "write",
+            "raw disk write + fsync",
+        ),
+        Case(
+            "webhdfs OPEN, curl",
+            lambda: curl_webhdfs_get(server, token),
+            "read",
+            "raw disk read",
+        ),
     ]
 
 
@@ -272,6 +334,15 @@ def measure(
     ]
 
 
+def check_stored(server: RunningServer, size: int) -> None:
+    """Every object the measures wrote is there, whole (a figure for a failed write is void)."""
+    s3 = client(server)
+    for key in ("single.bin", "multi.bin", "curl.bin", "webhdfs.bin"):
+        stored = s3.head_object(Bucket="bench", Key=f"main/{key}")["ContentLength"]
+        if stored != size:
+            raise SystemExit(f"main/{key} holds {stored} bytes, not {size}")
+
+
 def run(size_mib: int, repeat: int, spark_files: int) -> tuple[list[Figure], dict[str, float]]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="bench-gateway-", dir=os.environ.get("TMPDIR")) as tmp:
@@ -288,6 +359,7 @@ def run(size_mib: int, repeat: int, spark_files: int) -> tuple[list[Figure], dic
             for case in cases(server, root, source):
                 is_raw = not case.baseline
                 figures += measure(case, repeat, size_mib, cold_roots, None if is_raw else process)
+            check_stored(server, source.stat().st_size)
             spark = spark_small_files(server, spark_files, root) if spark_files else {}
         finally:
             server.stop()

@@ -31,6 +31,12 @@ EXPECTED = {
     "webhdfs CREATE",
     "webhdfs OPEN (cold)",
     "webhdfs OPEN (warm)",
+    "s3 PUT, curl (presigned)",
+    "s3 GET, curl (presigned) (cold)",
+    "s3 GET, curl (presigned) (warm)",
+    "webhdfs CREATE, curl",
+    "webhdfs OPEN, curl (cold)",
+    "webhdfs OPEN, curl (warm)",
 }
 
 
