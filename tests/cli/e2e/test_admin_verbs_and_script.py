@@ -149,6 +149,35 @@ def test_installed_script_round_trip_as_a_real_process(lakever: Lakever, tmp_pat
     assert json.loads(missing.stderr)["error"]["status"] == 404
 
 
+def test_read_only_repository_refuses_writes_and_needs_force_to_delete(
+    lakever: Lakever, tmp_path: Path
+) -> None:
+    """Through the installed script: 403s exit with the auth/permission code (5)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    repo = unique_repository("readonly")
+
+    def lakever_cli(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = run_script(lakever.server, home, args, cwd=tmp_path)
+        assert done.returncode == code, (args, done.returncode, done.stdout, done.stderr)
+        return done
+
+    created = lakever_cli("repo", "create", f"lakefs://{repo}", "--read-only")
+    assert created.stdout.startswith(f"Read-only repository {repo} created")
+    assert lakever.json("repo", "show", f"lakefs://{repo}")["read_only"] is True
+    (tmp_path / "a.txt").write_text("a\n")
+    refused = lakever_cli(
+        "fs", "upload", str(tmp_path / "a.txt"), f"lakefs://{repo}/main/a.txt", code=5
+    )
+    assert "read-only repository" in refused.stderr
+    assert "(HTTP 403)" in refused.stderr
+    kept = lakever_cli("repo", "delete", f"lakefs://{repo}", "--yes", code=5)
+    assert "--force deletes a read-only repository" in kept.stderr
+    assert lakever.json("repo", "show", f"lakefs://{repo}")["id"] == repo
+    lakever_cli("repo", "delete", f"lakefs://{repo}", "--yes", "--force")
+    lakever.run("repo", "show", f"lakefs://{repo}", code=3)
+
+
 def test_shell_completion_offers_repositories_refs_and_paths(lakever: Lakever, repo: str) -> None:
     lakever.run("branch", "create", f"lakefs://{repo}/my-experiment", "--source", "main")
     lakever.run("fs", "upload", "-", f"lakefs://{repo}/main/events/day=1.csv", input="x")

@@ -1,4 +1,8 @@
-"""``lakever repo create|list|show|delete``."""
+"""``lakever repo create|list|show|delete``.
+
+``create --read-only`` makes a repository that refuses every change (HTTP 403), as
+lakeFS's API allows (lakectl has no such flag); ``delete --force`` deletes one anyway.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from lakever_server.cli.commands.common import AmountOption, RepositoryArg, YesOption, confirm
-from lakever_server.cli.errors import UsageError
+from lakever_server.cli.errors import CliError, UsageError, from_api_exception
 from lakever_server.cli.output import (
     OutputFormat,
     emit_message,
@@ -22,6 +26,7 @@ from lakever_server.cli.uri import parse_repository
 app = typer.Typer(help="Create, list, show and delete repositories.", no_args_is_help=True)
 
 COLUMNS = ("id", "default_branch", "storage_namespace", "created")
+SHOW_KEYS = (*COLUMNS, "read_only")
 
 
 def _row(repo: Any) -> dict[str, Any]:
@@ -62,6 +67,10 @@ def create(
         bool, typer.Option("--sample-data", help="Fill the default branch with sample data.")
     ] = False,
     bare: Annotated[bool, typer.Option("--bare", help="No initial commit nor branch.")] = False,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="Refuse every change (uploads, commits, merges, ...)."),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Create a repository."""
@@ -77,14 +86,16 @@ def create(
             "storage_namespace": namespace,
             "default_branch": default_branch,
             "sample_data": sample_data,
+            "read_only": read_only,
         }
     )
     repo = state.client.repositories.create_repository(creation, bare=bare or None)
     if fmt is OutputFormat.JSON:
         emit_record(_row(repo), fmt)
     else:
+        kind = "Read-only repository" if read_only else "Repository"
         emit_message(
-            f"Repository {repo.id} created: {namespace} (default branch {default_branch})", fmt
+            f"{kind} {repo.id} created: {namespace} (default branch {default_branch})", fmt
         )
 
 
@@ -112,17 +123,35 @@ def show(ctx: typer.Context, uri: RepositoryArg, output: OutputOption = None) ->
     state = state_of(ctx)
     fmt = state.fmt(output)
     repo = state.client.repositories.get_repository(parse_repository(uri).repository)
-    emit_record(_row(repo), fmt, keys=COLUMNS)
+    emit_record(_row(repo), fmt, keys=SHOW_KEYS)
 
 
 @app.command("delete")
 def delete(
-    ctx: typer.Context, uri: RepositoryArg, yes: YesOption = False, output: OutputOption = None
+    ctx: typer.Context,
+    uri: RepositoryArg,
+    yes: YesOption = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete it even if it is read-only.")
+    ] = False,
+    output: OutputOption = None,
 ) -> None:
     """Delete a repository and all its branches, tags and commits."""
     state = state_of(ctx)
     fmt = state.fmt(output)
     name = parse_repository(uri).repository
     confirm(f"Delete repository {name} and all its history?", yes)
-    state.client.repositories.delete_repository(name)
+    from lakefs_sdk.exceptions import ApiException
+
+    try:
+        state.client.repositories.delete_repository(name, force=force or None)
+    except ApiException as exc:
+        error = from_api_exception(exc, context=f"delete repository {name}")
+        if exc.status == 403 and not force and "read-only" in error.message:
+            error = CliError(
+                f"{error.message}; --force deletes a read-only repository",
+                error.exit_code,
+                status=error.status,
+            )
+        raise error from exc
     emit_message(f"Repository {name} deleted", fmt, repository=name)
