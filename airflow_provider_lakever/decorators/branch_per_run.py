@@ -3,8 +3,8 @@
 The group wires, each as a visible task::
 
     create_branch (setup) -> <your tasks> -> commit -> <your checks> -> merge
-                                  \\______________________/
-                                   one failed -> rollback
+                                  \\_______________________________/
+                                   one failed (a refused merge too) -> rollback
     delete_branch (teardown, after merge and rollback)
 
 A DAG author writes only the data tasks and the checks. Each receives the run branch's
@@ -146,14 +146,11 @@ def branch_per_run(
             leaf >> merge
         for root in _roots(after_tasks):
             merge >> root
-        # The merge is upstream of the rollback only when something runs after it: then a
-        # failure there means a merge to revert.
-        guarded = [
-            *work_tasks,
-            commit,
-            *check_tasks,
-            *((merge, *after_tasks) if after_tasks else ()),
-        ]
+        # The merge is always under the rollback: a merge refused (a conflict) is a failed
+        # run whose branch is kept for troubleshooting like any other. The rollback reverts
+        # a merge only when tasks run after it (``merge_task_id``); a refused merge wrote
+        # nothing to the destination.
+        guarded = [*work_tasks, commit, *check_tasks, merge, *after_tasks]
         for task in guarded:
             task >> rollback
         [merge, rollback, *_leaves(after_tasks)] >> delete

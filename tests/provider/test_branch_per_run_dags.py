@@ -153,8 +153,14 @@ def test_merge_conflict_fails_without_retry_and_lists_every_path(
     assert client.objects_api.get_object(CONFLICT_REPOSITORY, "main", "shared/a.csv") == (
         b"id\n1\n"
     )
+    # A refused merge is a failed run: the rollback changes nothing on main and keeps the
+    # run branch for troubleshooting (the default), so the teardown leaves it.
+    assert states[f"{GROUP}.rollback"] == "success"
+    assert states[f"{GROUP}.delete_branch"] == "success"
+    run_branch = xcom_value(dag_id, run_id, f"{GROUP}.create_branch")
+    assert run_branch in branch_names(client, CONFLICT_REPOSITORY)
     # The failed merge's diff link, stored in XCom when the task ended, opens the conflict
-    # (the teardown deleted the run branch; the link names its commit).
+    # (the link names the run's commit, which outlives the branch).
     run_commit = xcom_value(dag_id, run_id, f"{GROUP}.commit")
     link = xcom_value(dag_id, run_id, f"{GROUP}.merge", key=LakeverDiffLink().xcom_key)
     assert link == (

@@ -56,10 +56,11 @@ def test_group_wires_create_work_commit_checks_merge_rollback_and_teardown() -> 
     assert "daily.load" in tasks["daily.commit"].upstream_task_ids
     assert "daily.commit" in tasks["daily.check"].upstream_task_ids
     assert "daily.check" in tasks["daily.merge"].upstream_task_ids
-    assert {"daily.load", "daily.commit", "daily.check"} <= tasks[
+    assert {"daily.load", "daily.commit", "daily.check", "daily.merge"} <= tasks[
         "daily.rollback"
     ].upstream_task_ids
-    assert "daily.merge" not in tasks["daily.rollback"].upstream_task_ids
+    # Without tasks after the merge there is never a merge to revert: only the branch to keep.
+    assert tasks["daily.rollback"].merge_task_id is None
     assert {"daily.merge", "daily.rollback"} <= tasks["daily.delete_branch"].upstream_task_ids
     assert [o.uri for o in tasks["daily.merge"].outlets] == ["lakefs://lake/main/events"]
     dag.validate_setup_teardown()
