@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import shellingham
 from typer.testing import CliRunner
 
 from lakever_server.cli import app
@@ -205,10 +206,13 @@ def test_destructive_commands_ask_unless_yes(runner: CliRunner, isolated_env: Pa
     assert "cannot reach the endpoint" in accepted.stderr
 
 
-def test_shell_completion_is_available(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--show-completion", "bash"], env={"SHELL": "/bin/bash"})
-    assert result.exit_code == 0
-    assert "complete" in result.stdout
+def test_shell_completion_is_available(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --show-completion names the shell it finds among the process's ancestors; a test
+    # runner may have none (CI), so the ancestry is given: bash.
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
+    result = runner.invoke(app, ["--show-completion"])
+    assert result.exit_code == 0, (result.output, repr(result.exception))
+    assert "complete -o default -F _lakever_completion lakever" in result.stdout
 
 
 def test_help_and_usage_errors_do_not_load_the_sdk() -> None:
