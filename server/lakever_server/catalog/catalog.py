@@ -80,6 +80,9 @@ class Catalog(ObjectsMixin):
         if self.settings.is_protected(record, branch):
             raise ProtectedBranch(f"branch {branch} is protected")
 
+    def check_writable(self, repository: str, branch: str, *, force: bool = False) -> None:
+        self._guard(repository, branch, force)
+
     def _writable(self, repository: str, force: bool) -> None:
         """``ReadOnlyRepository`` unless ``force`` or the repository is writable."""
         if not force and self.graveler.get_repository(repository).read_only:

@@ -84,6 +84,12 @@ class CatalogService(Protocol):
     def delete_repository_metadata(self, repository: str, keys: Iterable[str]) -> None: ...
 
     # -- branches ---------------------------------------------------------------------
+    def check_writable(self, repository: str, branch: str, *, force: bool = False) -> None:
+        """Raise what a write to ``branch`` would raise before it starts:
+        ``ReadOnlyRepository`` (unless ``force``) or ``ProtectedBranch``. For protocols
+        that announce a write before sending it (S3 CreateMultipartUpload)."""
+        ...
+
     def create_branch(
         self,
         repository: str,

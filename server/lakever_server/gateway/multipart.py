@@ -99,6 +99,8 @@ def _part_number(request: S3Request) -> int:
 async def create_upload(request: S3Request) -> Response:
     def create() -> str:
         ensure_branch(request.catalog, request.repository, request.ref)
+        # Refused now rather than after every part was sent (read-only, protected).
+        request.catalog.check_writable(request.repository, request.ref)
         address = request.catalog.new_physical_address(request.repository)
         upload = Upload(
             repository=request.repository,

@@ -100,6 +100,16 @@ def test_s3_put_and_delete_are_refused_with_access_denied(
     assert bytes(sdk.objects_api.get_object(REPO, "main", "a.txt")) == b"kept"
 
 
+def test_s3_multipart_upload_is_refused_before_any_part_is_sent(
+    lakever_server: RunningServer,
+) -> None:
+    s3 = s3_client(lakever_server)
+    with pytest.raises(ClientError) as create:
+        s3.create_multipart_upload(Bucket=REPO, Key="main/big.bin")
+    assert create.value.response["Error"]["Code"] == "AccessDenied"
+    assert create.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
 def test_webhdfs_writes_are_refused_with_access_control_exception(
     lakever_server: RunningServer, sdk: LakeFSClient
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import lakefs_sdk
@@ -176,6 +177,8 @@ def test_writes_to_a_protected_branch_are_refused(
     with pytest.raises(ClientError) as refused:
         s3.put_object(Bucket=repo, Key="main/x", Body=b"x")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # A multipart upload is refused when it starts, before any part is sent.
+    assert error_code(s3.create_multipart_upload, Bucket=repo, Key="main/big") == "AccessDenied"
 
 
 def test_copy_across_refs_shares_the_content(server: RunningServer, s3: Any, repo: str) -> None:
@@ -273,13 +276,18 @@ def test_completing_with_a_wrong_etag_is_invalid_part(s3: Any, repo: str) -> Non
 
 
 def test_upload_file_uses_multipart_for_large_files(s3: Any, repo: str, tmp_path: Any) -> None:
-    data = bytes(range(256)) * (40 * 1024 * 4)  # 40 MiB: boto3's transfer goes multipart
+    part = 8 * 1024 * 1024  # boto3's default part size
+    data = os.urandom(4 * part + 12_345)  # four whole parts and a short last one
     source = tmp_path / "large.bin"
     source.write_bytes(data)
     s3.upload_file(str(source), repo, "main/large.bin")
     head = s3.head_object(Bucket=repo, Key="main/large.bin")
     assert head["ContentLength"] == len(data)
-    assert "-" in head["ETag"]
+    digests = b"".join(
+        hashlib.md5(data[start : start + part]).digest() for start in range(0, len(data), part)
+    )
+    assert head["ETag"] == f'"{hashlib.md5(digests).hexdigest()}-5"'
+    assert s3.get_object(Bucket=repo, Key="main/large.bin")["Body"].read() == data
     target = tmp_path / "back.bin"
     s3.download_file(repo, "main/large.bin", str(target))
     assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest()
