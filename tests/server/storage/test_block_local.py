@@ -227,8 +227,8 @@ def test_completing_an_upload_copies_its_parts_into_one_file(
     copied: list[int] = []
     real_copy = os.copy_file_range
 
-    def counting_copy(source: int, target: int, count: int) -> int:
-        done = real_copy(source, target, count)
+    def counting_copy(source: int, target: int, count: int, *offsets: int | None) -> int:
+        done = real_copy(source, target, count, *offsets)
         copied.append(done)
         return done
 
@@ -259,12 +259,18 @@ def test_completing_falls_back_to_copying_where_the_kernel_cannot(
 
 def test_a_part_cut_short_by_a_crash_is_refused_on_completion(local: LocalBlockStore) -> None:
     upload = local.create_multipart("local://ns/m")
-    part = local.upload_part("local://ns/m", upload, 1, [b"whole part"])
+    first = local.upload_part("local://ns/m", upload, 1, [b"slot size"])
+    part = local.upload_part("local://ns/m", upload, 2, [b"a longer part: a file of its own"])
     # Parts are not fsynced: after a power loss a part file may be shorter than uploaded.
-    with (local.root / UPLOADS_DIR / upload / "00001").open("r+b") as stored:
-        stored.truncate(5)
-    with pytest.raises(InvalidValue, match="incomplete"):
-        local.complete_multipart("local://ns/m", upload, [(1, part.md5)])
+    (stored,) = [
+        path
+        for path in (local.root / UPLOADS_DIR / upload).glob("00002.*")
+        if path.suffix != ".md5"
+    ]
+    with stored.open("r+b") as cut:
+        cut.truncate(5)
+    with pytest.raises(InvalidValue, match="part 2 is incomplete"):
+        local.complete_multipart("local://ns/m", upload, [(1, first.md5), (2, part.md5)])
     assert not local.exists("local://ns/m")
     assert _temp_files(local.root) == []
 

@@ -8,9 +8,14 @@ because addresses reach here from clients through the S3 gateway. Writes resolve
 path; reads, the hot path, resolve each folder once (a bounded cache: the store never turns
 a folder into a symlink) and open the file itself with ``O_NOFOLLOW``.
 
-Multipart parts are temporary: written without fsync, completed by an in-kernel copy
-(``copy_file_range``) into the final file, which alone is made durable, and deleted at
-once, so their bytes need never reach the disk.
+Multipart parts are temporary and written without fsync. They go straight into one sparse
+*assembly file* per upload, part n at offset ``(n-1) * S``, where the slot size S is the
+size of the first part to finish; a part of another size, or a second upload of a part
+number, gets a file of its own. Completing uniform parts (every part but the last of one
+size: what boto3, s3a, pyarrow and the AWS CLI send) copies at most the parts kept apart
+into their slots, cuts the assembly file to length, syncs it and renames it into place:
+the data is written once. Anything else is composed by an in-kernel copy
+(``copy_file_range``) into a new file, as S3 would assemble it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
@@ -207,14 +214,183 @@ def _read_chunks(handle: BinaryIO, remaining: int | None, start: int = 0) -> Ite
             yield chunk
 
 
-def _part_record(path: Path) -> tuple[str | None, int | None]:
-    """The MD5 (hex) and size recorded beside a part (``None`` when absent; parts stored
-    by earlier versions have no size)."""
+# -- multipart: slots in one assembly file ---------------------------------------------
+
+ASSEMBLY = "assembly"
+"""The sparse file of an upload that holds part n at ``(n - 1) * slot size``."""
+
+SLOT_SIZE = "slot-size"
+"""Holds the slot size, claimed (``O_EXCL``) by the first part to finish."""
+
+COMPLETING = "completing"
+"""Present while the upload is being completed: parts arriving then get files of their
+own, so the assembly file is not written to while it is cut and renamed."""
+
+BUFFER_LIMIT = 16 * 1024 * 1024
+"""A part arriving before the slot size is known is held in memory up to this size, then
+given a file of its own (boto3 and the AWS CLI send 8 MiB parts, pyarrow 10 MiB)."""
+
+IN_SLOT = "slot"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A finished part as its sidecar records it: its digest, size and where it is."""
+
+    number: int
+    md5: str
+    size: int
+    file: str | None
+    """The name of its own file in the upload folder; ``None`` when it is in its slot."""
+
+
+def _read_part(directory: Path, number: int) -> _Part | None:
+    """The latest finished upload of part ``number`` (``None`` when there is none)."""
     try:
-        md5, _, size = path.read_text().partition(" ")
+        md5, _, rest = (directory / f"{number:05d}.md5").read_text().partition(" ")
     except (FileNotFoundError, NotADirectoryError):
-        return None, None
-    return md5, int(size) if size.isdigit() else None
+        return None
+    size, _, where = rest.partition(" ")
+    # Records of earlier versions: "md5 size" or "md5", the part in the file "NNNNN".
+    if where == IN_SLOT:
+        return _Part(number, md5, int(size), None)
+    file = where or f"{number:05d}"
+    known = int(size) if size.isdigit() else max(_size(directory / file), 0)
+    return _Part(number, md5, known, file)
+
+
+def _record_part(directory: Path, part: _Part) -> None:
+    """Write the part's sidecar after its data, atomically: the latest one is the part."""
+    where = IN_SLOT if part.file is None else part.file
+    record = f"{part.md5} {part.size} {where}".encode()
+    _write_atomically(directory / f"{part.number:05d}.md5", [record], durable=False)
+
+
+def _slot_size(directory: Path) -> int | None:
+    try:
+        text = (directory / SLOT_SIZE).read_text()
+    except FileNotFoundError:
+        return None
+    # Empty for the instant between its claim and its write: treated as not yet known.
+    return int(text) if text.isdigit() else None
+
+
+def _claim_slot_size(directory: Path, size: int) -> int | None:
+    """Make ``size`` the slot size unless another part did first; return the slot size."""
+    try:
+        fd = os.open(directory / SLOT_SIZE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC)
+    except FileExistsError:
+        return _slot_size(directory)
+    try:
+        os.write(fd, str(size).encode())
+    finally:
+        os.close(fd)
+    return size
+
+
+def _try_lock(path: Path) -> bool:
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _start_writeback(fd: int, offset: int, size: int) -> None:
+    if _sync_file_range is not None and size > 0:
+        # Best effort: the fsync on completion is what makes the object durable.
+        _sync_file_range(fd, offset, size, _SYNC_FILE_RANGE_WRITE)
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+def _read_range(path: Path, offset: int, size: int) -> Iterator[bytes]:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while size > 0:
+            block = os.pread(fd, min(CHUNK_SIZE, size), offset)
+            if not block:
+                raise OSError(errno.EIO, "a multipart slot shrank while it was read")
+            yield block
+            offset, size = offset + len(block), size - len(block)
+    finally:
+        os.close(fd)
+
+
+def _fill_slot(
+    directory: Path, number: int, chunks: Iterator[bytes], slot: int
+) -> PutResult | Iterator[bytes]:
+    """Write a part into its slot; if it proves longer than a slot, return all its bytes
+    (those written, read back, then the rest) for a file of its own instead."""
+    offset = (number - 1) * slot
+    digest, size, started = hashlib.md5(), 0, 0
+    md5 = BackgroundDigests([digest])
+    # Opened without O_TRUNC: other parts are being written into the same file.
+    fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        for chunk in chunks:
+            if size + len(chunk) > slot:
+                md5.finish()
+                written = list(_read_range(directory / ASSEMBLY, offset, size))
+                return chain(written, [chunk], chunks)
+            md5.update(chunk)
+            _pwrite_all(fd, chunk, offset + size)
+            size += len(chunk)
+            if size - started >= WRITEBACK_STEP:
+                _start_writeback(fd, offset + started, size - started)
+                started = size
+        md5.finish()
+        _start_writeback(fd, offset + started, size - started)
+    finally:
+        os.close(fd)
+    return PutResult(size=size, md5=digest.hexdigest())
+
+
+def _write_part(
+    directory: Path, number: int, chunks: Iterator[bytes], slot: int | None
+) -> PutResult:
+    """Store a part in its slot when it is free and the part fits, else in a file of its
+    own; record it once its data is written."""
+    if slot:
+        lock = directory / f"{number:05d}.lock"
+        if _try_lock(lock):
+            try:
+                # Checked under the lock: a slot holding a finished part is never
+                # overwritten (completion may read it), nor one completion may cut.
+                current = _read_part(directory, number)
+                if not (directory / COMPLETING).exists() and (current is None or current.file):
+                    stored = _fill_slot(directory, number, chunks, slot)
+                    if isinstance(stored, PutResult):
+                        _record_part(directory, _Part(number, stored.md5, stored.size, None))
+                        return stored
+                    return _write_part_file(directory, number, stored)
+            finally:
+                lock.unlink(missing_ok=True)
+    return _write_part_file(directory, number, chunks)
+
+
+def _write_part_file(directory: Path, number: int, chunks: Iterable[bytes]) -> PutResult:
+    # A name of its own per upload: two uploads of one part number never mix bytes.
+    name = f"{number:05d}.{uuid.uuid4().hex}"
+    result = _write_atomically(directory / name, chunks, durable=False)
+    _record_part(directory, _Part(number, result.md5, result.size, name))
+    return result
+
+
+def _is_uniform(parts: Sequence[_Part], slot: int | None) -> bool:
+    """Whether the parts are 1..N, each a whole slot but the last, which fits in one."""
+    if not slot or [part.number for part in parts] != list(range(1, len(parts) + 1)):
+        return False
+    return all(part.size == slot for part in parts[:-1]) and parts[-1].size <= slot
+
+
+def _locks_held(directory: Path) -> bool:
+    return any(name.endswith(".lock") for name in os.listdir(directory))
 
 
 def _size(path: Path) -> int:
@@ -224,46 +400,45 @@ def _size(path: Path) -> int:
         return -1
 
 
-def _copy_all(source: int, target: int, size: int) -> None:
-    """Append ``size`` bytes of ``source`` to ``target``: in the kernel where
-    ``copy_file_range`` works (no copy through Python, a reflink on file systems that
-    share blocks), else by a read/write loop."""
+def _copy_all(source: int, target: int, size: int, offset: int = 0) -> None:
+    """Append ``size`` bytes of ``source`` from ``offset`` to ``target``: in the kernel
+    where ``copy_file_range`` works (no copy through Python, a reflink on file systems
+    that share blocks), else by a read/write loop."""
     remaining = size
     if hasattr(os, "copy_file_range"):
         try:
             while remaining:
-                copied = os.copy_file_range(source, target, remaining)
+                copied = os.copy_file_range(source, target, remaining, offset)
                 if copied == 0:
                     break
-                remaining -= copied
+                remaining, offset = remaining - copied, offset + copied
         except OSError as error:
             if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
                 raise
     while remaining:
-        block = os.read(source, min(CHUNK_SIZE, remaining))
+        block = os.pread(source, min(CHUNK_SIZE, remaining), offset)
         if not block:
             break
         os.write(target, block)
-        remaining -= len(block)
+        remaining, offset = remaining - len(block), offset + len(block)
     if remaining:
         raise OSError(errno.EIO, "a multipart part shrank while it was composed")
 
 
-def _compose(target: Path, files: list[Path]) -> int:
-    """Concatenate ``files`` into ``target`` atomically and durably; return the size."""
+def _compose(target: Path, sources: list[tuple[Path, int, int]]) -> int:
+    """Concatenate the ``(file, offset, size)`` ranges into ``target`` atomically and
+    durably; return the size."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
     size = 0
     try:
         out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
-            for path in files:
+            for path, offset, part_size in sources:
                 source = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    part_size = os.fstat(source).st_size
-                    _copy_all(source, out, part_size)
-                    if _sync_file_range is not None:  # the disk starts on it (see _Writeback)
-                        _sync_file_range(out, size, part_size, _SYNC_FILE_RANGE_WRITE)
+                    _copy_all(source, out, part_size, offset)
+                    _start_writeback(out, size, part_size)  # the disk starts on it
                     size += part_size
                 finally:
                     os.close(source)
@@ -274,6 +449,42 @@ def _compose(target: Path, files: list[Path]) -> int:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    _fsync_dir(target.parent)
+    return size
+
+
+def _source(directory: Path, part: _Part, slot: int | None) -> tuple[Path, int, int]:
+    """Where a checked part's bytes are: ``(file, offset, size)``."""
+    if part.file is not None:
+        return directory / part.file, 0, part.size
+    assert slot is not None  # a part is recorded in a slot only once the size is known
+    return directory / ASSEMBLY, (part.number - 1) * slot, part.size
+
+
+def _assemble_in_place(directory: Path, target: Path, parts: Sequence[_Part], slot: int) -> int:
+    """Complete uniform parts by turning the assembly file into the object: copy in the
+    parts kept in files of their own (usually none), cut it to length, sync, rename."""
+    assembly = directory / ASSEMBLY
+    size = (len(parts) - 1) * slot + parts[-1].size
+    fd = os.open(assembly, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        for part in parts:
+            if part.file is None:
+                continue
+            offset = (part.number - 1) * slot
+            source = os.open(directory / part.file, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.lseek(fd, offset, os.SEEK_SET)
+                _copy_all(source, fd, part.size)
+            finally:
+                os.close(source)
+            _start_writeback(fd, offset, part.size)
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(assembly, target)
     _fsync_dir(target.parent)
     return size
 
@@ -541,16 +752,30 @@ class LocalBlockStore:
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise InvalidValue("part number must be 1-10000", field="part_number")
         directory = self._upload_dir(upload_id)
+        try:
+            return self._upload_part(directory, part_number, iter(chunks))
+        except FileNotFoundError:  # aborted or completed meanwhile
+            raise NotFound("no such upload", kind="upload", name=upload_id) from None
+
+    @staticmethod
+    def _upload_part(directory: Path, part_number: int, stream: Iterator[bytes]) -> PutResult:
         # Not durable: a part only matters once completed, and completing makes the
         # object durable. A part cut short by a crash is caught by its recorded size.
-        result = _write_atomically(directory / f"{part_number:05d}", chunks, durable=False)
-        # The digest and size are kept beside the part so completing needs no second read.
-        _write_atomically(
-            directory / f"{part_number:05d}.md5",
-            [f"{result.md5} {result.size}".encode()],
-            durable=False,
-        )
-        return result
+        slot = _slot_size(directory)
+        if slot is not None:
+            return _write_part(directory, part_number, stream, slot)
+        # The slot size is not known yet: hold the part until its size is, unless large.
+        held: list[bytes] = []
+        size = 0
+        for chunk in stream:
+            held.append(chunk)
+            size += len(chunk)
+            if size > BUFFER_LIMIT:
+                result = _write_part_file(directory, part_number, chain(held, stream))
+                _claim_slot_size(directory, result.size)
+                return result
+        slot = _claim_slot_size(directory, size)
+        return _write_part(directory, part_number, iter(held), slot)
 
     def complete_multipart(
         self, address: str, upload_id: str, parts: list[tuple[int, str]]
@@ -559,27 +784,48 @@ class LocalBlockStore:
         directory = self._upload_dir(upload_id)
         if not parts:
             raise InvalidValue("a multipart upload needs at least one part", field="parts")
-        digests: list[bytes] = []
-        files: list[Path] = []
-        for number, etag in parts:
-            part = directory / f"{number:05d}"
-            md5, size = _part_record(directory / f"{number:05d}.md5")
-            if md5 is None or md5 != etag.strip('"'):
-                raise InvalidValue(f"part {number} is missing or its ETag differs", field="parts")
-            if size is not None and _size(part) != size:
-                raise InvalidValue(f"part {number} is incomplete: upload it again", field="parts")
-            digests.append(bytes.fromhex(md5))
-            files.append(part)
-        if target.is_dir():
-            raise InvalidValue(f"a folder exists at {address}", field="address")
+        # Once this exists no part is written into a slot; a lock still held means one
+        # was being written when it appeared (or its writer died): then compose by copy.
+        marked = _try_lock(directory / COMPLETING)
         try:
-            size = _compose(target, files)
-        except (NotADirectoryError, FileExistsError):
-            raise InvalidValue(f"a blob is in the way of {address}", field="address") from None
+            listed = [self._listed_part(directory, number, etag) for number, etag in parts]
+            if target.is_dir():
+                raise InvalidValue(f"a folder exists at {address}", field="address")
+            slot = _slot_size(directory)
+            try:
+                if marked and slot and _is_uniform(listed, slot) and not _locks_held(directory):
+                    size = _assemble_in_place(directory, target, listed, slot)
+                else:
+                    size = _compose(target, [_source(directory, part, slot) for part in listed])
+            except (NotADirectoryError, FileExistsError):
+                raise InvalidValue(f"a blob is in the way of {address}", field="address") from None
+            except FileNotFoundError:  # completed or aborted meanwhile by another call
+                raise NotFound("no such upload", kind="upload", name=upload_id) from None
+        except BaseException:
+            if marked:
+                (directory / COMPLETING).unlink(missing_ok=True)
+            raise
         # Deleted before the kernel writes their pages back (they were never synced).
         shutil.rmtree(directory, ignore_errors=True)
-        etag = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(parts)}"
-        return PutResult(size=size, md5=etag)
+        digests = b"".join(bytes.fromhex(part.md5) for part in listed)
+        return PutResult(size=size, md5=f"{hashlib.md5(digests).hexdigest()}-{len(parts)}")
+
+    @staticmethod
+    def _listed_part(directory: Path, number: int, etag: str) -> _Part:
+        """The finished part a completion lists, checked against its ETag and size."""
+        part = _read_part(directory, number)
+        if part is None or part.md5 != etag.strip('"'):
+            raise InvalidValue(f"part {number} is missing or its ETag differs", field="parts")
+        if part.file is None:
+            slot = _slot_size(directory)
+            whole = slot is not None and _size(directory / ASSEMBLY) >= (
+                (number - 1) * slot + part.size
+            )
+        else:
+            whole = _size(directory / part.file) == part.size
+        if not whole:
+            raise InvalidValue(f"part {number} is incomplete: upload it again", field="parts")
+        return part
 
     def abort_multipart(self, address: str, upload_id: str) -> None:
         try:
