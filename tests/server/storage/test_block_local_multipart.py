@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import lakever_server.storage.block.local as module
-from lakever_server.errors import InvalidValue
+from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.local import UPLOADS_DIR, LocalBlockStore
 
 ADDRESS = "local://ns/object"
@@ -234,3 +234,31 @@ def test_aborting_removes_the_assembly_file(local: LocalBlockStore) -> None:
     local.abort_multipart(ADDRESS, upload)
     assert not (local.root / UPLOADS_DIR / upload).exists()
     assert not local.exists(ADDRESS)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [[b""], [b"x" * 100, b"y" * 100, b""], [b"", b"data"]],
+    ids=["one empty part", "an empty last part", "an empty first part"],
+)
+def test_empty_parts_complete_like_any_other(local: LocalBlockStore, parts: list[bytes]) -> None:
+    upload = local.create_multipart(ADDRESS)
+    result = local.complete_multipart(ADDRESS, upload, _upload(local, upload, parts))
+    assert _read(local) == b"".join(parts)
+    assert (result.size, result.md5) == (sum(map(len, parts)), _etag(parts))
+
+
+def test_a_part_whose_upload_is_aborted_meanwhile_is_not_found(
+    local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload = local.create_multipart(ADDRESS)
+    real_slot_size = module._slot_size
+
+    def aborted_first(directory: Path) -> int | None:
+        local.abort_multipart(ADDRESS, upload)
+        return real_slot_size(directory)
+
+    monkeypatch.setattr(module, "_slot_size", aborted_first)
+    with pytest.raises(NotFound):
+        local.upload_part(ADDRESS, upload, 1, [b"late"])
+    assert not (local.root / UPLOADS_DIR / upload).exists()
