@@ -262,3 +262,26 @@ def test_a_part_whose_upload_is_aborted_meanwhile_is_not_found(
     with pytest.raises(NotFound):
         local.upload_part(ADDRESS, upload, 1, [b"late"])
     assert not (local.root / UPLOADS_DIR / upload).exists()
+
+
+@pytest.mark.parametrize(
+    ("slot", "limit"),
+    [(None, 10), (40, module.BUFFER_LIMIT), (30, module.BUFFER_LIMIT)],
+    ids=["in a file of its own", "in its slot", "outgrowing its slot"],
+)
+def test_an_upload_aborted_while_a_part_streams_in_stays_gone(
+    local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch, slot: int | None, limit: int
+) -> None:
+    monkeypatch.setattr(module, "BUFFER_LIMIT", limit)
+    upload = local.create_multipart(ADDRESS)
+    if slot is not None:
+        local.upload_part(ADDRESS, upload, 1, [b"s" * slot])
+
+    def aborted_midway() -> Iterator[bytes]:
+        yield b"a" * 20
+        local.abort_multipart(ADDRESS, upload)
+        yield b"b" * 20
+
+    with pytest.raises(NotFound):
+        local.upload_part(ADDRESS, upload, 2, aborted_midway())
+    assert not (local.root / UPLOADS_DIR / upload).exists()

@@ -109,13 +109,17 @@ class _Writeback:
         self.started = size
 
 
-def _write_atomically(target: Path, chunks: Iterable[bytes], *, durable: bool = True) -> PutResult:
+def _write_atomically(
+    target: Path, chunks: Iterable[bytes], *, durable: bool = True, make_folder: bool = True
+) -> PutResult:
     """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5.
 
     ``durable=False`` skips both fsyncs: the blob is still all-or-nothing for readers,
     but survives a power loss only once its file and folder are synced.
+    ``make_folder=False`` fails (``FileNotFoundError``) where the folder is gone.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
     digest, size = hashlib.md5(), 0
     # MD5 runs on another core while the block is written (both release the GIL).
@@ -263,7 +267,10 @@ def _record_part(directory: Path, part: _Part) -> None:
     """Write the part's sidecar after its data, atomically: the latest one is the part."""
     where = IN_SLOT if part.file is None else part.file
     record = f"{part.md5} {part.size} {where}".encode()
-    _write_atomically(directory / f"{part.number:05d}.md5", [record], durable=False)
+    # Never recreating the folder of an upload aborted or completed meanwhile.
+    _write_atomically(
+        directory / f"{part.number:05d}.md5", [record], durable=False, make_folder=False
+    )
 
 
 def _slot_size(directory: Path) -> int | None:
@@ -377,7 +384,7 @@ def _write_part(
 def _write_part_file(directory: Path, number: int, chunks: Iterable[bytes]) -> PutResult:
     # A name of its own per upload: two uploads of one part number never mix bytes.
     name = f"{number:05d}.{uuid.uuid4().hex}"
-    result = _write_atomically(directory / name, chunks, durable=False)
+    result = _write_atomically(directory / name, chunks, durable=False, make_folder=False)
     _record_part(directory, _Part(number, result.md5, result.size, name))
     return result
 
