@@ -368,7 +368,8 @@ def _write_part(
         if _try_lock(lock):
             try:
                 # Checked under the lock: a slot holding a finished part is never
-                # overwritten (completion may read it), nor one completion may cut.
+                # overwritten (completion may read it), and no slot is written once a
+                # completion has begun (it may cut and rename the assembly file).
                 current = _read_part(directory, number)
                 if not (directory / COMPLETING).exists() and (current is None or current.file):
                     stored = _fill_slot(directory, number, chunks, slot)
