@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import pytest
 
 from benchmarks import bench_api
+from tests.benchmarks.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = re.compile(
     r"^(?P<name>stat|get)\s+4 KiB x2 clients:\s+(?P<rps>[\d.]+) req/s\s+"
     r"p50 (?P<p50>[\d.]+) ms\s+p99 (?P<p99>[\d.]+) ms\s+"

@@ -7,11 +7,9 @@ it as its users do (``python -m benchmarks.bench_core``).
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.support import run_benchmark
+
 ARGS = ["--scale", "0.003", "--repeats", "3"]
 NUMBER = r"[\d,]+(?:\.\d+)?"
 ROW = re.compile(
@@ -33,16 +31,7 @@ def _float(text: str) -> float:
 
 
 def test_bench_core_prints_every_measure_with_consistent_figures() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_core", *ARGS],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    out = run_benchmark("bench_core", ARGS)
     assert re.search(
         r"^stores: \S+; big lake 3,000 objects, small lake 1,000; median of 3; "
         r"load average [\d.]+ [\d.]+ [\d.]+$",

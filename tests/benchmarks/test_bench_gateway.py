@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.support import run_benchmark
+
 ROW = re.compile(
     r"^  (?P<label>\S.*?)\s+(?P<mib_s>[\d.]+)\s+(?P<raw>[\d.]+)\s+(?P<ratio>[\d.]+)x"
     r"\s+(?P<cpu>[\d.]+|-)$"
@@ -41,19 +39,11 @@ EXPECTED = {
 
 
 def test_bench_gateway_prints_every_measure_with_consistent_figures() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_gateway", *ARGS],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    output = run_benchmark("bench_gateway", ARGS)
+    lines = output.splitlines()
     assert lines[0].startswith("object size: 4 MiB, median of 1; load average ")
     rows = {m["label"]: m for line in lines if (m := ROW.match(line))}
-    assert set(rows) == EXPECTED, done.stdout
+    assert set(rows) == EXPECTED, output
     for label, row in rows.items():
         mib_s, raw, ratio = float(row["mib_s"]), float(row["raw"]), float(row["ratio"])
         assert math.isfinite(mib_s), label
