@@ -11,7 +11,7 @@ them, so a root id is never handed out before its nodes are stored.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from lakever_server.errors import NotFound
@@ -26,22 +26,12 @@ from lakever_server.graveler.tree.codec import (
 from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.nodes import checked_decode
 from lakever_server.storage.block.base import BatchSyncedStore, BlockStore
+from lakever_server.storage.pools import SharedPool
 
 DEFAULT_WRITE_CONCURRENCY = 16
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _write_pool() -> ThreadPoolExecutor:
-    """The process-wide pool that runs node puts (created on first use)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=DEFAULT_WRITE_CONCURRENCY, thread_name_prefix="lakever-node-write"
-            )
-        return _pool
+_write_pool = SharedPool(DEFAULT_WRITE_CONCURRENCY, "lakever-node-write")
+"""The process-wide pool that runs node puts."""
 
 
 class BlockNodeStore:

@@ -13,7 +13,6 @@ import struct
 import threading
 import uuid
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from lakever_server.errors import LakeverError, NotFound
@@ -30,6 +29,7 @@ from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.nodes import checked_decode
 from lakever_server.storage.block.base import BlockStore
 from lakever_server.storage.kv.base import KVStore
+from lakever_server.storage.pools import SharedPool
 
 PACK_MAGIC = b"LKVPACK1"
 """The first bytes of every pack: the format, so a pack is recognizable on its own."""
@@ -105,19 +105,8 @@ def _spans(located: list[tuple[str, Locator]]) -> list[list[tuple[str, Locator]]
     return spans
 
 
-_read_pool_instance: ThreadPoolExecutor | None = None
-_read_pool_lock = threading.Lock()
-
-
-def _read_pool() -> ThreadPoolExecutor:
-    """The process-wide pool that reads pack spans from remote stores (made on first use)."""
-    global _read_pool_instance
-    with _read_pool_lock:
-        if _read_pool_instance is None:
-            _read_pool_instance = ThreadPoolExecutor(
-                max_workers=DEFAULT_READ_CONCURRENCY, thread_name_prefix="lakever-node-read"
-            )
-        return _read_pool_instance
+_read_pool = SharedPool(DEFAULT_READ_CONCURRENCY, "lakever-node-read")
+"""The process-wide pool that reads pack spans from remote stores."""
 
 
 class _Buffer:

@@ -13,10 +13,11 @@ each to a thread would cost more than hashing it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Protocol
+
+from lakever_server.storage.pools import SharedPool
 
 INLINE_BELOW = 256 * 1024
 """Blocks are handed to a thread in batches of at least this many bytes; fewer left at
@@ -33,17 +34,8 @@ class Hasher(Protocol):
     def digest(self) -> bytes: ...
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _digest_pool() -> ThreadPoolExecutor:
-    """The process-wide pool that hashes blocks (created on first use)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="lakever-digest")
-        return _pool
+_digest_pool = SharedPool(POOL_THREADS, "lakever-digest")
+"""The process-wide pool that hashes blocks."""
 
 
 def _feed(hashers: Sequence[Hasher], blocks: Sequence[bytes]) -> None:

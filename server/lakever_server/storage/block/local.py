@@ -28,10 +28,8 @@ import os
 import shutil
 import stat as stat_module
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import BinaryIO
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
 from lakever_server.storage.block.digests import BackgroundDigests
+from lakever_server.storage.pools import SharedPool
 
 UPLOADS_DIR = ".lakever-uploads"
 """Where multipart parts wait, under the root; never a valid address."""
@@ -175,17 +174,8 @@ def _find_syncfs() -> Callable[[int], int] | None:
 
 _syncfs = _find_syncfs()
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _sync_pool() -> ThreadPoolExecutor:
-    """The process-wide pool that runs the fsyncs of ``sync`` (created on first use)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(SYNC_CONCURRENCY, thread_name_prefix="lakever-sync")
-        return _pool
+_sync_pool = SharedPool(SYNC_CONCURRENCY, "lakever-sync")
+"""The process-wide pool that runs the fsyncs of ``sync``."""
 
 
 READ_AHEAD = 8 * CHUNK_SIZE
