@@ -23,10 +23,12 @@ from lakever_server.webhdfs import create_webhdfs_app
 
 def is_s3_request(scope: Scope) -> bool:
     """Whether the request is signed the way S3 clients sign (header or presigned URL)."""
-    return _signed_for_s3(_header_facts(scope)[1], scope.get("query_string", b""))
+    return signed_for_s3(_header_facts(scope)[1], scope.get("query_string", b""))
 
 
-def _signed_for_s3(authorization: bytes | None, query: bytes) -> bool:
+def signed_for_s3(authorization: bytes | None, query: bytes) -> bool:
+    """Whether a request with this ``Authorization`` header (``None``: none) and query
+    string is signed the way S3 clients sign."""
     if authorization is not None:
         return authorization.startswith((b"AWS4-HMAC-SHA256 ", b"AWS "))
     if b"X-Amz-" not in query and b"AWSAccessKeyId" not in query:
@@ -77,7 +79,7 @@ class LakeverApp:
         size, authorization = _header_facts(scope)
         if size > self.max_header_bytes:
             await _reject_headers(send)
-        elif _signed_for_s3(authorization, scope.get("query_string", b"")):
+        elif signed_for_s3(authorization, scope.get("query_string", b"")):
             await self.gateway(scope, receive, send)
         elif scope["path"].startswith("/webhdfs/"):
             await self.webhdfs(scope, receive, send)

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakever_server.app import _signed_for_s3, is_s3_request
+from lakever_server.app import signed_for_s3
 from lakever_server.observability.context import (
     REQUEST_ID_HEADER,
     RequestStats,
@@ -43,14 +43,9 @@ class _Exchange:
     bytes_out: int = 0
 
 
-def protocol_of(scope: Scope) -> str:
-    """``s3``, ``webhdfs``, ``ui`` or ``api``: which front end serves the request."""
-    if is_s3_request(scope):
-        return "s3"
-    return _protocol_by_path(scope.get("path", ""))
-
-
-def _protocol_by_path(path: str) -> str:
+def protocol_by_path(path: str) -> str:
+    """``webhdfs``, ``ui`` or ``api``: the front end serving an unsigned request (an
+    S3-signed one is ``s3``, whatever its path)."""
     if path.startswith("/webhdfs/"):
         return "webhdfs"
     if path.startswith("/api/"):
@@ -102,10 +97,10 @@ class ObservedApp:
         stats = RequestStats()
         stats_token = request_stats.set(stats)
         exchange = _Exchange()
-        if _signed_for_s3(authorization, scope.get("query_string", b"")):
+        if signed_for_s3(authorization, scope.get("query_string", b"")):
             protocol = "s3"
         else:
-            protocol = _protocol_by_path(scope.get("path", ""))
+            protocol = protocol_by_path(scope.get("path", ""))
         started = time.perf_counter()
 
         async def counting_receive() -> Message:
