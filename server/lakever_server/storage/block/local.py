@@ -52,16 +52,9 @@ READ_FOLDER_CACHE = 4096
 """Folders whose resolved path reads remember (cleared when full)."""
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX: the entry lives in the directory)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: str) -> None:
+def _fsync_path(path: str | Path) -> None:
+    """Flush a file, or a folder: that makes a rename in it durable (POSIX: the entry
+    lives in the folder)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -93,6 +86,12 @@ _sync_file_range = _find_sync_file_range()
 _SYNC_FILE_RANGE_WRITE = 2
 
 
+def _start_writeback(fd: int, offset: int, size: int) -> None:
+    if _sync_file_range is not None and size > 0:
+        # Best effort: the fsync at the end is what makes the data durable.
+        _sync_file_range(fd, offset, size, _SYNC_FILE_RANGE_WRITE)
+
+
 class _Writeback:
     """Starts the writeback of a file being written, a step behind the writer."""
 
@@ -103,8 +102,7 @@ class _Writeback:
         if _sync_file_range is None or size - self.started < WRITEBACK_STEP:
             return
         out.flush()
-        # Best effort: the fsync at the end is what makes the file durable.
-        _sync_file_range(out.fileno(), self.started, size - self.started, _SYNC_FILE_RANGE_WRITE)
+        _start_writeback(out.fileno(), self.started, size - self.started)
         self.started = size
 
 
@@ -141,7 +139,7 @@ def _write_atomically(
         temp.unlink(missing_ok=True)
         raise
     if durable:
-        _fsync_dir(target.parent)
+        _fsync_path(target.parent)
     return PutResult(size=size, md5=digest.hexdigest())
 
 
@@ -293,12 +291,6 @@ def _try_lock(path: Path) -> bool:
     return True
 
 
-def _start_writeback(fd: int, offset: int, size: int) -> None:
-    if _sync_file_range is not None and size > 0:
-        # Best effort: the fsync on completion is what makes the object durable.
-        _sync_file_range(fd, offset, size, _SYNC_FILE_RANGE_WRITE)
-
-
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     view = memoryview(data)
     while view:
@@ -447,7 +439,7 @@ def _compose(target: Path, sources: list[tuple[Path, int, int]]) -> int:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    _fsync_path(target.parent)
     return size
 
 
@@ -483,7 +475,7 @@ def _assemble_in_place(directory: Path, target: Path, parts: Sequence[_Part], sl
         os.close(fd)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(assembly, target)
-    _fsync_dir(target.parent)
+    _fsync_path(target.parent)
     return size
 
 
@@ -653,11 +645,11 @@ class LocalBlockStore:
         folders = list(dict.fromkeys(os.path.dirname(path) for path in files))
         if len(files) <= 1:
             for path in files + folders:
-                _fsync_file(path)
+                _fsync_path(path)
             return
         pool = _sync_pool()
-        list(pool.map(_fsync_file, files))
-        list(pool.map(_fsync_file, folders))
+        list(pool.map(_fsync_path, files))
+        list(pool.map(_fsync_path, folders))
 
     def get(self, address: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Opened here, not in the generator, so a missing blob fails before streaming.
