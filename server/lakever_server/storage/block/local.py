@@ -182,28 +182,55 @@ READ_AHEAD = 8 * CHUNK_SIZE
 _can_advise = hasattr(os, "posix_fadvise")
 
 
-def _read_chunks(handle: BinaryIO, remaining: int | None, start: int = 0) -> Iterator[bytes]:
-    """Yield up to ``remaining`` bytes (all when ``None``) in chunks, closing the file.
+class FileChunks(Iterator[bytes]):
+    """The bytes ``[offset, offset + remaining)`` of an open file, in chunks (``remaining``
+    ``None``: to the end of the file). The file is closed at the end, or by ``close``.
 
-    A read of more than ``READ_AHEAD`` keeps the disk that far ahead of the consumer: the
-    kernel's own read-ahead is a few hundred KiB, and without more the disk would wait
-    while each chunk is sent to the client.
+    Besides iterating, a server that can send a file without copying it through user
+    space (``os.sendfile``) may take ``fileno()``, ``offset`` and ``remaining`` instead
+    and send the range itself; it must then ``close`` this object when done. A read of
+    more than ``READ_AHEAD`` keeps the disk that far ahead of the consumer: the kernel's
+    own read-ahead is a few hundred KiB, and without more the disk would wait while each
+    chunk is sent to the client.
     """
-    with handle:
-        advise = _can_advise and (remaining is None or remaining > READ_AHEAD)
-        position = advised = start
-        while remaining is None or remaining > 0:
-            if advise and advised - position < READ_AHEAD:
-                os.posix_fadvise(handle.fileno(), advised, 2 * READ_AHEAD, os.POSIX_FADV_WILLNEED)
-                advised += 2 * READ_AHEAD
-            want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
-            chunk = handle.read(want)
-            if not chunk:
-                return
-            position += len(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-            yield chunk
+
+    __slots__ = ("_advise", "_advised", "_handle", "offset", "remaining")
+
+    def __init__(self, handle: BinaryIO, remaining: int | None, start: int = 0) -> None:
+        self._handle = handle
+        self.offset = start
+        self.remaining = remaining
+        self._advise = _can_advise and (remaining is None or remaining > READ_AHEAD)
+        self._advised = start
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def __next__(self) -> bytes:
+        remaining = self.remaining
+        if (remaining is not None and remaining <= 0) or self._handle.closed:
+            self.close()
+            raise StopIteration
+        if self._advise and self._advised - self.offset < READ_AHEAD:
+            os.posix_fadvise(
+                self._handle.fileno(), self._advised, 2 * READ_AHEAD, os.POSIX_FADV_WILLNEED
+            )
+            self._advised += 2 * READ_AHEAD
+        want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+        chunk = self._handle.read(want)
+        if not chunk:
+            self.close()
+            raise StopIteration
+        self.offset += len(chunk)
+        if remaining is not None:
+            self.remaining = remaining - len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __del__(self) -> None:
+        self._handle.close()
 
 
 # -- multipart: slots in one assembly file ---------------------------------------------
@@ -655,7 +682,7 @@ class LocalBlockStore:
         # Opened here, not in the generator, so a missing blob fails before streaming.
         fd = self._open_blob(address)
         try:
-            handle = open(fd, "rb")  # noqa: SIM115 (closed by _read_chunks)
+            handle = open(fd, "rb")  # noqa: SIM115 (closed by FileChunks)
         except IsADirectoryError:
             os.close(fd)
             raise NotFound(f"no blob at {address}", kind="blob", name=address) from None
@@ -665,7 +692,7 @@ class LocalBlockStore:
         if start:
             handle.seek(start)
         remaining = None if end is None else max(0, end - start)
-        return _read_chunks(handle, remaining, start)
+        return FileChunks(handle, remaining, start)
 
     def stat(self, address: str) -> BlockStat:
         path = self._read_path(address)
