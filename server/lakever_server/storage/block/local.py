@@ -2,7 +2,8 @@
 
 ``local://<rest>`` is the file ``root/<rest>``. Every write lands in a temporary file in
 the destination directory, is flushed to disk, then renamed over the final name, so a
-reader or a crash sees either the whole blob or none of it. Every address is checked to
+reader or a crash sees either the whole blob or none of it. Past a few MiB a blob is
+written with ``O_DIRECT``, past the page cache (``direct``: why). Every address is checked to
 stay under ``root`` (``..``, absolute paths, NUL and symlinks pointing out are refused)
 because addresses reach here from clients through the S3 gateway. Writes resolve the whole
 path; reads, the hot path, resolve each folder once (a bounded cache: the store never turns
@@ -38,6 +39,7 @@ from typing import BinaryIO
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
 from lakever_server.storage.block.digests import BackgroundDigests
+from lakever_server.storage.block.direct import ALIGN, DIRECT_AFTER, BlobWriter
 from lakever_server.storage.pools import SharedPool
 
 UPLOADS_DIR = ".lakever-uploads"
@@ -98,49 +100,58 @@ class _Writeback:
     def __init__(self) -> None:
         self.started = 0
 
-    def written(self, out: BinaryIO, size: int) -> None:
+    def written(self, fd: int, size: int) -> None:
         if _sync_file_range is None or size - self.started < WRITEBACK_STEP:
             return
-        out.flush()
-        _start_writeback(out.fileno(), self.started, size - self.started)
+        _start_writeback(fd, self.started, size - self.started)
         self.started = size
 
 
 def _write_atomically(
-    target: Path, chunks: Iterable[bytes], *, durable: bool = True, make_folder: bool = True
+    target: Path,
+    chunks: Iterable[bytes],
+    *,
+    durable: bool = True,
+    make_folder: bool = True,
+    direct: bool = True,
 ) -> PutResult:
     """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5.
 
     ``durable=False`` skips both fsyncs: the blob is still all-or-nothing for readers,
     but survives a power loss only once its file and folder are synced.
     ``make_folder=False`` fails (``FileNotFoundError``) where the folder is gone.
+    ``direct=True`` writes the blob with ``O_DIRECT`` past ``DIRECT_AFTER`` bytes.
     """
     if make_folder:
         target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-    digest, size = hashlib.md5(), 0
+    digest = hashlib.md5()
     # MD5 runs on another core while the block is written (both release the GIL).
     md5 = BackgroundDigests([digest])
     writeback = _Writeback() if durable else None
     try:
-        with open(temp, "wb") as out:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        writer = BlobWriter(fd, direct_after=DIRECT_AFTER if direct else None)
+        try:
             for chunk in chunks:
                 md5.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                if writeback is not None:
-                    writeback.written(out, size)
+                writer.write(chunk)
+                if writeback is not None and not writer.direct:
+                    writeback.written(fd, writer.size)
+            writer.finish()
             md5.finish()
             if durable:
-                out.flush()
-                os.fsync(out.fileno())
+                os.fsync(fd)
+        finally:
+            writer.close()
+            os.close(fd)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     if durable:
         _fsync_path(target.parent)
-    return PutResult(size=size, md5=digest.hexdigest())
+    return PutResult(size=writer.size, md5=digest.hexdigest())
 
 
 def _holds(path: str, data: bytes) -> bool:
@@ -318,13 +329,6 @@ def _try_lock(path: Path) -> bool:
     return True
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written
-
-
 def _read_range(path: Path, offset: int, size: int) -> Iterator[bytes]:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -342,29 +346,36 @@ def _fill_slot(
     directory: Path, number: int, chunks: Iterator[bytes], slot: int
 ) -> PutResult | Iterator[bytes]:
     """Write a part into its slot; if it proves longer than a slot, return all its bytes
-    (those written, read back, then the rest) for a file of its own instead."""
+    (those written, read back, then the rest) for a file of its own instead.
+
+    Slots of a multiple of ``ALIGN`` bytes are written with ``O_DIRECT`` from their
+    start: no two parts then share a page, and a part is several MiB.
+    """
     offset = (number - 1) * slot
-    digest, size, started = hashlib.md5(), 0, 0
+    digest, started = hashlib.md5(), 0
     md5 = BackgroundDigests([digest])
     # Opened without O_TRUNC: other parts are being written into the same file.
     fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    writer = BlobWriter(fd, offset, direct_after=0 if slot % ALIGN == 0 else None)
     try:
         for chunk in chunks:
-            if size + len(chunk) > slot:
+            if writer.size + len(chunk) > slot:
+                writer.finish()
                 md5.finish()
-                written = list(_read_range(directory / ASSEMBLY, offset, size))
+                written = list(_read_range(directory / ASSEMBLY, offset, writer.size))
                 return chain(written, [chunk], chunks)
             md5.update(chunk)
-            _pwrite_all(fd, chunk, offset + size)
-            size += len(chunk)
-            if size - started >= WRITEBACK_STEP:
-                _start_writeback(fd, offset + started, size - started)
-                started = size
+            writer.write(chunk)
+            if not writer.direct and writer.size - started >= WRITEBACK_STEP:
+                _start_writeback(fd, offset + started, writer.size - started)
+                started = writer.size
+        writer.finish()
         md5.finish()
-        _start_writeback(fd, offset + started, size - started)
+        _start_writeback(fd, offset + started, writer.size - started)
     finally:
+        writer.close()
         os.close(fd)
-    return PutResult(size=size, md5=digest.hexdigest())
+    return PutResult(size=writer.size, md5=digest.hexdigest())
 
 
 def _write_part(
