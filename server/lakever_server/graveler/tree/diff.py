@@ -5,15 +5,26 @@ of both frontiers are references to the same node id, the whole subtree is ident
 both sides and is skipped without being read. Because node boundaries depend only on
 the keys, unchanged regions of two versions are made of the very same nodes, so a diff
 reads O(changes x depth) nodes.
+
+On a store that can load many nodes at once (``PrefetchingNodeStore``), the nodes the
+walk is about to read are loaded in batches, one per level per window of the keyspace
+(see ``_Planner``), so a cold diff costs a round trip per level per window, not one per
+node. Only nodes the walk is certain to read are batched: never a subtree whose id is
+equal on both sides.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lakever_server.errors import LakeverError
 from lakever_server.graveler.tree.codec import Node
-from lakever_server.graveler.tree.nodes import DecodedNodeStore
+from lakever_server.graveler.tree.nodes import DecodedNodeStore, PrefetchingNodeStore
+
+PREFETCH_WINDOW = 256
+"""Nodes per level loaded in one batch, on stores that can (``prefetch``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +43,9 @@ class _Frontier:
     node's keys (None: unbounded), so every head knows its key range.
     """
 
-    def __init__(self, nodes: DecodedNodeStore, root: Node) -> None:
+    def __init__(self, nodes: DecodedNodeStore, root: Node, planner: _Planner | None) -> None:
         self._nodes = nodes
+        self._planner = planner
         self.frames: list[tuple[Node, int, bytes | None]] = [(root, 0, None)]
         self.settle()
 
@@ -88,6 +100,8 @@ class _Frontier:
     def expand(self) -> None:
         """Replace the head subtree reference by the subtree's entries."""
         low = self.low
+        if self._planner is not None:
+            self._planner.before_reading(low)
         self.frames.append((self._nodes.load_node(self.child), 0, low))
         self.settle()
 
@@ -117,8 +131,12 @@ def diff_trees(
     """Yield ``Change`` for every key in ``[start, end)`` whose value differs, in order."""
     if left_id == right_id:
         return
-    left = _Frontier(nodes, nodes.load_node(left_id))
-    right = _Frontier(nodes, nodes.load_node(right_id))
+    planner: _Planner | None = None
+    if isinstance(nodes, PrefetchingNodeStore):
+        nodes.prefetch([left_id, right_id])
+        planner = _Planner(nodes, nodes, left_id, right_id, start, end)
+    left = _Frontier(nodes, nodes.load_node(left_id), planner)
+    right = _Frontier(nodes, nodes.load_node(right_id), planner)
     while True:
         for side in (left, right):
             while not side.done and (_before(side, start) or _past(side, end)):
@@ -196,3 +214,211 @@ def _merge_leaves(left: _Frontier, right: _Frontier, end: bytes | None) -> Itera
     right.frames[-1] = (rnode, ri, rlow)
     left.settle()
     right.settle()
+
+
+Span = tuple[bytes | None, bytes | None, str]
+"""A node's key range and id: ``(low, high, id)``, keys in ``(low, high]``; None: unbounded."""
+
+
+def _overlaps(span: Span, after: bytes | None, start: bytes, end: bytes | None) -> bool:
+    """Whether the span holds keys after ``after`` within ``[start, end)``."""
+    low, high, _ = span
+    if high is not None and ((after is not None and high <= after) or high < start):
+        return False
+    return end is None or low is None or low < end
+
+
+class _Cover:
+    """The union of one side's spans at a level, to ask whether it holds a range whole."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        """``spans``: one side's, in key order (they never overlap)."""
+        merged: list[list[bytes | None]] = []
+        for low, high, _ in spans:
+            last = merged[-1] if merged else None
+            if last is not None and last[1] is not None and low is not None and low <= last[1]:
+                last[1] = None if high is None else max(high, last[1])
+            else:
+                merged.append([low, high])
+        self._unbounded_low = merged[0] if merged and merged[0][0] is None else None
+        self._intervals = [m for m in merged if m[0] is not None]
+        self._lows = [m[0] for m in self._intervals]
+
+    def holds(self, span: Span) -> bool:
+        low, high, _ = span
+        if low is None:
+            interval = self._unbounded_low
+        else:
+            i = bisect_right(self._lows, low) - 1  # type: ignore[type-var]
+            interval = self._intervals[i] if i >= 0 else self._unbounded_low
+        if interval is None:
+            return False
+        top = interval[1]
+        return top is None or (high is not None and high <= top)
+
+
+def _node_children(node: Node, span: Span, only: set[str] | None = None) -> list[Span]:
+    """The spans of a node's children (those in ``only`` if given); the first and last
+    extend to the node's bounds (a key there is routed to them)."""
+    low, high, _ = span
+    keys, children = node.keys, node.children
+    last = len(keys) - 1
+    if only is None:
+        picked: range | list[int] = range(len(keys))
+    else:
+        picked = [i for i, child in enumerate(children) if child in only]
+    return [
+        (keys[i - 1] if i else low, high if i == last else keys[i], children[i]) for i in picked
+    ]
+
+
+class _Planner:
+    """Loads, in batches, the nodes a diff is certain to read, one window at a time.
+
+    A window starts where the walk first needs a node past the last window. From both
+    roots down, level by level, the nodes to read are computed by ids alone: at a level
+    where both trees have nodes, a node is read for certain when the other side's nodes
+    at that level cover its whole key range and none of them has its id (an equal id
+    would be skipped unread; a partial cover leaves the answer to the walk itself). A
+    level where only the taller tree has nodes is read whole. Each level's nodes go to
+    ``prefetch`` in one call, at most ``PREFETCH_WINDOW`` of them: the window ends at the
+    last one's high key, and the next window starts from there.
+    """
+
+    def __init__(
+        self,
+        nodes: DecodedNodeStore,
+        prefetcher: PrefetchingNodeStore,
+        left_id: str,
+        right_id: str,
+        start: bytes,
+        end: bytes | None,
+    ) -> None:
+        self._nodes = nodes
+        self._prefetcher = prefetcher
+        self._roots = (left_id, right_id)
+        self._start = start
+        self._end = end
+        self._horizon: bytes | None = None
+        self._done = False
+
+    def before_reading(self, low: bytes | None) -> None:
+        """The walk is about to read a node whose keys follow ``low``."""
+        if self._done:
+            return
+        if self._horizon is not None and (low is None or low < self._horizon):
+            return  # within the window planned last: its nodes were loaded then
+        try:
+            self._plan(low)
+        except (LakeverError, ValueError, KeyError):
+            self._done = True  # a node that cannot be read: the walk reports it
+
+    def _plan(self, after: bytes | None) -> None:
+        roots = [self._nodes.load_node(rid) for rid in self._roots]
+        levels = [root.level for root in roots]
+        # Per side, the nodes at ``level`` the walk will read, in key order (None: that
+        # tree is not that tall).
+        sides: list[list[Span] | None] = [None, None]
+        cut: bytes | None = None
+        for level in range(max(levels), -1, -1):
+            for i in (0, 1):
+                if levels[i] == level:
+                    sides[i] = [(None, None, self._roots[i])]
+            last = _window_end([side for side in sides if side is not None])
+            if last is not None and (cut is None or last < cut):
+                cut = last
+                sides = [
+                    None if side is None else [s for s in side if _before_cut(s, cut)]
+                    for side in sides
+                ]
+            ids = [s[2] for side in sides if side is not None for s in side]
+            if ids:
+                self._prefetcher.prefetch(ids)
+            if level == 0:
+                break
+            left, right = sides
+            if left is not None and right is not None:
+                sides = list(self._differing_children(left, right, after, cut))
+            else:
+                sides = [
+                    None if side is None else self._children(side, None, after, cut)
+                    for side in sides
+                ]
+        if cut is None:
+            self._done = True
+        else:
+            self._horizon = cut
+
+    def _children(
+        self, spans: list[Span], only: set[str] | None, after: bytes | None, cut: bytes | None
+    ) -> list[Span]:
+        """The children of ``spans`` (those in ``only`` if given) within the window."""
+        start, end = self._start, self._end
+        out: list[Span] = []
+        for span in spans:
+            node = self._nodes.load_node(span[2])
+            if only is None:
+                kids = _node_children(node, span)
+            else:
+                wanted = only.intersection(node.children)
+                if not wanted:
+                    continue
+                kids = _node_children(node, span, wanted)
+            out.extend(
+                kid for kid in kids if _overlaps(kid, after, start, end) and _before_cut(kid, cut)
+            )
+        return out
+
+    def _differing_children(
+        self, left: list[Span], right: list[Span], after: bytes | None, cut: bytes | None
+    ) -> tuple[list[Span], list[Span]]:
+        """The children of two sides' nodes that the walk will read.
+
+        Nodes with the same key range on both sides (a node rewritten in place, the
+        usual case) are compared by their children's ids alone. Elsewhere a child is read
+        for certain when the other side's children cover its range and none has its id.
+        """
+        twins = {(s[0], s[1]): s for s in right}
+        paired: set[str] = set()
+        next_left: list[Span] = []
+        next_right: list[Span] = []
+        rest_left: list[Span] = []
+        for span in left:
+            twin = twins.get((span[0], span[1]))
+            if twin is None:
+                rest_left.append(span)
+                continue
+            paired.add(twin[2])
+            lkids = set(self._nodes.load_node(span[2]).children)
+            rkids = set(self._nodes.load_node(twin[2]).children)
+            next_left += self._children([span], lkids - rkids, after, cut)
+            next_right += self._children([twin], rkids - lkids, after, cut)
+        rest_right = [s for s in right if s[2] not in paired]
+        if rest_left or rest_right:
+            lkids_all = self._children(rest_left, None, after, cut)
+            rkids_all = self._children(rest_right, None, after, cut)
+            left_ids, right_ids = {s[2] for s in lkids_all}, {s[2] for s in rkids_all}
+            left_cover, right_cover = _Cover(lkids_all), _Cover(rkids_all)
+            next_left += [s for s in lkids_all if s[2] not in right_ids and right_cover.holds(s)]
+            next_right += [s for s in rkids_all if s[2] not in left_ids and left_cover.holds(s)]
+            next_left.sort(key=_low_order)
+            next_right.sort(key=_low_order)
+        return next_left, next_right
+
+
+def _low_order(span: Span) -> tuple[bool, bytes]:
+    return span[0] is not None, span[0] or b""
+
+
+def _before_cut(span: Span, cut: bytes | None) -> bool:
+    low = span[0]
+    return cut is None or low is None or low < cut
+
+
+def _window_end(sides: list[list[Span]]) -> bytes | None:
+    """The high key of the ``PREFETCH_WINDOW``-th span of ``sides`` in key order, or None
+    when they hold no more (or the rest is unbounded)."""
+    if sum(map(len, sides)) <= PREFETCH_WINDOW:
+        return None
+    wanted = sorted((s for side in sides for s in side), key=lambda s: (s[1] is None, s[1] or b""))
+    return wanted[PREFETCH_WINDOW - 1][1]
