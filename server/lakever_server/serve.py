@@ -27,6 +27,7 @@ from lakever_server.errors import LakeverError
 from lakever_server.observability.logs import configure_logging
 from lakever_server.observability.runtime import start_observability
 from lakever_server.services import build_services
+from lakever_server.zerocopy.protocol import ZeroCopyHttpToolsProtocol
 
 log = logging.getLogger("lakever_server")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -110,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             observability.wrap(create_app(services)),
             host=settings.listen.host,
             port=settings.listen.port,
+            # httptools, plus zero-copy bodies (os.sendfile) for blob reads
+            http=ZeroCopyHttpToolsProtocol,
             log_level=settings.log_level,
             access_log=settings.log_level == "debug",
             timeout_graceful_shutdown=30,

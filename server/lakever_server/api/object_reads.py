@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from lakever_server.api import convert
@@ -30,6 +30,7 @@ from lakever_server.api.streaming import parse_range
 from lakever_server.catalog.interface import CatalogService
 from lakever_server.catalog.models import Entry
 from lakever_server.services import Services
+from lakever_server.zerocopy.response import BlobResponse
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,14 +52,14 @@ class ObjectReply:
     def response(self) -> Response:
         """The reply as a Starlette response, with exactly these headers."""
         if self.stream is not None:
-            response: Response = StreamingResponse(self.stream, self.status)
+            response: Response = BlobResponse(self.stream, self.status)
         else:
             response = Response(self.body, self.status)
         response.raw_headers = list(self.headers)
         return response
 
     async def send(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the reply on an ASGI connection (streams go through Starlette)."""
+        """Send the reply on an ASGI connection (streams as a ``BlobResponse``)."""
         if self.stream is not None:
             await self.response()(scope, receive, send)
             return

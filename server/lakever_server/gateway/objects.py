@@ -12,13 +12,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from lakever_server import errors
 from lakever_server.catalog.models import Entry
-from lakever_server.gateway.context import S3Request, read_ahead
+from lakever_server.gateway.context import S3Request
 from lakever_server.gateway.errors import S3Error, to_s3_error
 from lakever_server.gateway.xml import Node, child_text, http_date, iso8601, parse, xml_response
+from lakever_server.zerocopy.response import BlobResponse
 
 META_PREFIX = "x-amz-meta-"
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -155,7 +156,7 @@ async def get_object(request: S3Request, *, head: bool = False) -> Response:
     if end == start:
         return Response(b"", status_code=status_code, headers=headers)
     stream: Iterator[bytes] = await request.call(catalog.open_entry, entry, start=start, end=end)
-    return StreamingResponse(read_ahead(stream), status_code=status_code, headers=headers)
+    return BlobResponse(stream, status_code=status_code, headers=headers)
 
 
 async def put_object(request: S3Request) -> Response:

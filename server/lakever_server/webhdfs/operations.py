@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from lakever_server import errors
 from lakever_server.catalog.models import Entry
-from lakever_server.gateway.context import read_ahead, run_with_request_body
+from lakever_server.gateway.context import run_with_request_body
 from lakever_server.webhdfs.errors import ILLEGAL_ARGUMENT, WebHdfsError
 from lakever_server.webhdfs.namespace import FileStatus, Location, Namespace, parse_location
 from lakever_server.webhdfs.responses import HadoopJSONResponse
+from lakever_server.zerocopy.response import BlobResponse
 
 BLOCK_SIZE = 128 * 1024 * 1024
 GROUP = "lakever"
@@ -134,9 +135,7 @@ async def open_file(request: WebHdfsRequest) -> Response:
     stream: Iterator[bytes] = await call(
         request.namespace.catalog.open_entry, entry, start=offset, end=end
     )
-    return StreamingResponse(
-        read_ahead(stream), media_type="application/octet-stream", headers=headers
-    )
+    return BlobResponse(stream, media_type="application/octet-stream", headers=headers)
 
 
 async def get_file_checksum(request: WebHdfsRequest) -> Response:

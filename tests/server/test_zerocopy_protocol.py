@@ -1,0 +1,452 @@
+"""The ``http.response.zerocopysend`` extension of the server's uvicorn protocol.
+
+Each test runs uvicorn's server machinery in-process on an event loop (uvloop, as
+``lakever-server run`` uses, and asyncio's own) with ``ZeroCopyHttpToolsProtocol`` and a
+small ASGI app sending a file's range, and speaks HTTP/1.1 to it over a real socket with
+h11, so framing, keep-alive and disconnects are checked on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h11
+import pytest
+import uvicorn
+import uvloop
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from lakever_server.zerocopy import ZEROCOPY_SEND
+from lakever_server.zerocopy.protocol import ZeroCopyCycle, ZeroCopyHttpToolsProtocol
+
+LOOPS = {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+SIZE = 24 * 1024 * 1024 + 4321
+
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Iterator[Callable[[Awaitable[None]], None]]:
+    """Runs a test's coroutine on the event loop under test."""
+    with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
+
+        def run_test(coroutine: Awaitable[None]) -> None:
+            runner.run(asyncio.wait_for(coroutine, 60))  # type: ignore[arg-type]
+
+        yield run_test
+
+
+@pytest.fixture(scope="module")
+def blob(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("zerocopy") / "blob.bin"
+    path.write_bytes(os.urandom(SIZE))
+    return path
+
+
+@dataclass
+class FileApp:
+    """Answers ``GET /<start>/<count>`` with that range of ``blob`` sent zero-copy."""
+
+    blob: Path
+    headers: Callable[[int], list[tuple[bytes, bytes]]] = field(
+        default=lambda count: [(b"content-length", b"%d" % count)]
+    )
+    scopes: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.scopes.append(scope)
+        start, count = (int(part) for part in scope["path"].strip("/").split("/"))
+        with self.blob.open("rb") as file:
+            try:
+                start_message = {"type": "http.response.start", "status": 200}
+                await send({**start_message, "headers": self.headers(count)})
+                await send(
+                    {
+                        "type": ZEROCOPY_SEND,
+                        "file": file,
+                        "offset": start,
+                        "count": count,
+                        "more_body": False,
+                    }
+                )
+                self.outcomes.append("sent")
+            except Exception as error:
+                self.outcomes.append(f"error: {error}")
+                raise
+            finally:
+                self.closed.set()
+
+
+@asynccontextmanager
+async def serving(app: App) -> AsyncIterator[int]:
+    """uvicorn's protocol stack with ``ZeroCopyHttpToolsProtocol`` on a free port."""
+    config = Config(app, http=ZeroCopyHttpToolsProtocol, lifespan="off", log_config=None)
+    config.load()
+    state = ServerState()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: ZeroCopyHttpToolsProtocol(config, state, {}, _loop=loop), "127.0.0.1", 0
+    )
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for connection in list(state.connections):
+            connection.shutdown()
+        server.close()
+        await server.wait_closed()
+        for task in list(state.tasks):
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+
+
+class Client:
+    """One HTTP/1.1 connection, parsed with h11."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.http = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def connect(cls, port: int, *, receive_buffer: int | None = None) -> Client:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16 * 1024)
+        return cls(reader, writer)
+
+    def request_bytes(self, target: str, method: str = "GET") -> bytes:
+        headers = [("host", "test")]
+        request = h11.Request(method=method, target=target, headers=headers)
+        return self.http.send(request) + self.http.send(h11.EndOfMessage())
+
+    async def request(self, target: str, method: str = "GET") -> None:
+        self.writer.write(self.request_bytes(target, method))
+        await self.writer.drain()
+
+    async def response(self) -> tuple[h11.Response, bytes]:
+        """The next response and its body; the connection is then ready for another."""
+        head: h11.Response | None = None
+        body = bytearray()
+        while True:
+            event = self.http.next_event()
+            if event is h11.NEED_DATA:
+                self.http.receive_data(await self.reader.read(256 * 1024))
+            elif isinstance(event, h11.Response):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                if self.http.our_state is h11.DONE and self.http.their_state is h11.DONE:
+                    self.http.start_next_cycle()
+                return head, bytes(body)
+            else:
+                raise AssertionError(f"unexpected {event!r}")
+
+    def abort(self) -> None:
+        sock = self.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+def raw_request(target: str) -> bytes:
+    return f"GET {target} HTTP/1.1\r\nhost: test\r\n\r\n".encode()
+
+
+def header(response: h11.Response, name: bytes) -> bytes | None:
+    return dict(response.headers).get(name)
+
+
+def test_uvicorn_is_the_version_the_protocol_was_verified_against() -> None:
+    lock = (Path(__file__).parents[2] / "requirements" / "dev.lock").read_text()
+    pinned = re.search(r"^uvicorn==(\S+)$", lock, re.MULTILINE)
+    assert pinned is not None
+    assert uvicorn.__version__ == pinned.group(1) == ZeroCopyHttpToolsProtocol.verified_with
+
+
+def test_the_extension_is_offered_and_a_range_arrives_byte_exact(
+    run: Callable[[Awaitable[None]], None], blob: Path
+) -> None:
+    data = blob.read_bytes()
+    app = FileApp(blob)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request(f"/12345/{SIZE - 12345 - 7}")
+            response, body = await client.response()
+            await client.close()
+        assert response.status_code == 200
+        assert body == data[12345:-7]
+        assert app.outcomes == ["sent"]
+        assert app.scopes[0]["extensions"][ZEROCOPY_SEND] == {}
+
+    run(scenario())
+
+
+def test_a_slow_reader_is_waited_for_without_blocking_the_loop(
+    run: Callable[[Awaitable[None]], None], blob: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = blob.read_bytes()
+    app = FileApp(blob)
+    waits = 0
+    writable = ZeroCopyCycle._writable
+
+    async def counted(cycle: ZeroCopyCycle, poll_fd: int) -> None:
+        nonlocal waits
+        waits += 1
+        await writable(cycle, poll_fd)
+
+    monkeypatch.setattr(ZeroCopyCycle, "_writable", counted)
+
+    async def scenario() -> None:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        async with serving(app) as port:
+            client = await Client.connect(port, receive_buffer=8192)
+            await client.request(f"/0/{SIZE}")
+            clock = asyncio.get_running_loop().create_task(ticker())
+            raw = bytearray()
+            while b"\r\n\r\n" not in raw:
+                raw += await client.reader.read(64 * 1024)
+            head, _, rest = bytes(raw).partition(b"\r\n\r\n")
+            body = bytearray(rest)
+            # Read slowly: the server's socket buffer fills and sendfile says EAGAIN.
+            while len(body) < SIZE:
+                piece = await client.reader.read(64 * 1024)
+                assert piece, "the server closed the connection early"
+                body += piece
+                await asyncio.sleep(0.0005)
+            clock.cancel()
+            await client.close()
+        assert head.startswith(b"HTTP/1.1 200")
+        assert bytes(body) == data
+        assert waits > 0
+        assert ticks > 5  # the loop ran other work while the body was sent
+
+    run(scenario())
+
+
+def test_keep_alive_serves_the_next_request_after_a_zero_copy_body(
+    run: Callable[[Awaitable[None]], None], blob: Path
+) -> None:
+    data = blob.read_bytes()
+    app = FileApp(blob)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            for start, count in ((0, 3 * 1024 * 1024), (777, 1), (SIZE - 10, 10)):
+                await client.request(f"/{start}/{count}")
+                response, body = await client.response()
+                assert response.status_code == 200
+                assert header(response, b"connection") is None
+                assert body == data[start : start + count]
+            # Pipelined: two requests written at once, answered in order.
+            targets = ("/5/100000", f"/{SIZE - 3}/3")
+            client.writer.write(b"".join(raw_request(target) for target in targets))
+            for target in targets:
+                client.request_bytes(target)  # h11 pairs the responses with them
+                response, body = await client.response()
+                start, count = (int(part) for part in target.strip("/").split("/"))
+                assert body == data[start : start + count]
+            await client.close()
+        assert app.outcomes == ["sent"] * 5
+
+    run(scenario())
+
+
+def test_head_sends_headers_only_and_keeps_the_connection(
+    run: Callable[[Awaitable[None]], None], blob: Path
+) -> None:
+    data = blob.read_bytes()
+    app = FileApp(blob)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request(f"/0/{SIZE}", method="HEAD")
+            response, body = await client.response()
+            assert response.status_code == 200
+            assert header(response, b"content-length") == b"%d" % SIZE
+            assert body == b""
+            await client.request("/100/1000")
+            response, body = await client.response()
+            assert body == data[100:1100]
+            await client.close()
+
+    run(scenario())
+
+
+def test_a_chunked_response_gets_the_range_framed(
+    run: Callable[[Awaitable[None]], None], blob: Path
+) -> None:
+    data = blob.read_bytes()
+    app = FileApp(blob, headers=lambda count: [])
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request(f"/10/{3 * 1024 * 1024 + 5}")
+            response, body = await client.response()
+            assert header(response, b"transfer-encoding") == b"chunked"
+            assert body == data[10 : 10 + 3 * 1024 * 1024 + 5]
+            await client.request("/0/0")
+            response, body = await client.response()
+            assert body == b""
+            await client.close()
+
+    run(scenario())
+
+
+def test_a_client_leaving_mid_body_ends_the_send_and_the_server_serves_on(
+    run: Callable[[Awaitable[None]], None], blob: Path
+) -> None:
+    data = blob.read_bytes()
+    app = FileApp(blob)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            # One reads a little then resets; one never reads, so the server waits for
+            # the socket when it goes.
+            for read_first in (1024 * 1024, 0):
+                app.closed.clear()
+                client = await Client.connect(port, receive_buffer=8192)
+                await client.request(f"/0/{SIZE}")
+                received = 0
+                while received < read_first:
+                    received += len(await client.reader.read(64 * 1024))
+                await asyncio.sleep(0.05)  # let the server fill the socket and wait
+                client.abort()
+                await asyncio.wait_for(app.closed.wait(), 10)
+            client = await Client.connect(port)
+            await client.request(f"/0/{SIZE}")
+            _response, body = await client.response()
+            assert body == data
+            await client.close()
+        # The send returned quietly for the clients that left (as uvicorn's own does).
+        assert app.outcomes == ["sent"] * 3
+
+    run(scenario())
+
+
+def test_an_offset_left_out_reads_from_the_file_position_and_advances_it(
+    run: Callable[[Awaitable[None]], None], blob: Path
+) -> None:
+    data = blob.read_bytes()
+    positions: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        with blob.open("rb") as file:
+            file.seek(SIZE - 5000)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"5000")],
+                }
+            )
+            await send({"type": ZEROCOPY_SEND, "file": file})
+            positions.append(file.tell())
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request("/")
+            _response, body = await client.response()
+            await client.close()
+        assert body == data[-5000:]
+        assert positions == [SIZE]
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("sent_before", "count", "error"),
+    [
+        pytest.param(False, 10, "Expected ASGI message 'http.response.start'", id="before-start"),
+        pytest.param(True, 2000, "longer than Content-Length", id="more-than-announced"),
+    ],
+)
+def test_misplaced_or_oversized_messages_are_refused(
+    run: Callable[[Awaitable[None]], None],
+    blob: Path,
+    sent_before: bool,
+    count: int,
+    error: str,
+) -> None:
+    errors: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        with blob.open("rb") as file:
+            if sent_before:
+                start = {"type": "http.response.start", "status": 200}
+                await send({**start, "headers": [(b"content-length", b"1000")]})
+            try:
+                await send({"type": ZEROCOPY_SEND, "file": file, "offset": 0, "count": count})
+            except RuntimeError as refused:
+                errors.append(str(refused))
+                raise
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request("/")
+            with pytest.raises(h11.RemoteProtocolError) if sent_before else nullcontext():
+                response, _ = await client.response()
+                assert response.status_code == 500
+            await client.close()
+
+    run(scenario())
+    assert len(errors) == 1
+    assert error in errors[0]
+
+
+def test_a_file_shorter_than_its_count_closes_the_connection(
+    run: Callable[[Awaitable[None]], None], tmp_path: Path
+) -> None:
+    short = tmp_path / "short.bin"
+    short.write_bytes(b"x" * 1000)
+    app = FileApp(short)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request("/0/5000")
+            with pytest.raises(h11.RemoteProtocolError):
+                await client.response()
+            await client.close()
+        assert len(app.outcomes) == 1
+        assert "shorter" in app.outcomes[0]
+
+    run(scenario())
