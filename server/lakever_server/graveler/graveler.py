@@ -20,7 +20,7 @@ from lakever_server.errors import (
     PreconditionFailed,
     TooManyRequests,
 )
-from lakever_server.graveler import commits, fsck, head_updates
+from lakever_server.graveler import commits, fsck, gc, head_updates
 from lakever_server.graveler.commits import CommitRequest, LogFilter
 from lakever_server.graveler.merge import MergePreview, plan_merge
 from lakever_server.graveler.model import (
@@ -91,6 +91,13 @@ class Graveler:
                 tree = self._trees[storage_namespace] = Tree(store)
             return tree
 
+    def forget_tree(self, storage_namespace: str) -> None:
+        """Drop the namespace's node store (and its locator cache): after tree storage was
+        deleted (``gc``), the next operation starts from a fresh one."""
+        with self._guard:
+            self._trees.pop(storage_namespace, None)
+            self._trees.pop(storage_namespace.rstrip("/"), None)
+
     def open(self, repository: str) -> RepositoryContext:
         repo = self.refs.get_repository(repository)
         return self._context(repo)
@@ -122,6 +129,8 @@ class Graveler:
         validate_repository_id(repository)
         validate_branch_name(default_branch)
         self._validate_namespace(storage_namespace)
+        # A repository deleted from this namespace may have left its purge unfinished.
+        gc.finish_purge(self, storage_namespace)
         date = int(time.time()) if creation_date is None else creation_date
         repo = RepositoryRecord(
             repository, storage_namespace, default_branch, date, uuid.uuid4().hex, read_only
@@ -162,7 +171,19 @@ class Graveler:
                 yield repo
 
     def delete_repository(self, repository: str) -> None:
-        self.refs.delete_repository(self.refs.get_repository(repository))
+        """Delete the repository's metadata, then the tree storage of its namespace
+        unless another repository uses it; object data stays (as lakeFS). See ``gc``."""
+        gc.delete_repository(self, repository)
+
+    def collect_garbage(
+        self,
+        repository: str,
+        *,
+        grace_seconds: float = gc.DEFAULT_GRACE_SECONDS,
+        dry_run: bool = False,
+    ) -> gc.GCReport:
+        """Remove the tree storage that no commit names (see ``gc.collect_garbage``)."""
+        return gc.collect_garbage(self, repository, grace_seconds=grace_seconds, dry_run=dry_run)
 
     def get_setting(self, repository: str | RepositoryRecord, name: str) -> bytes | None:
         """A setting's value; pass a record already read to save reading it again."""
