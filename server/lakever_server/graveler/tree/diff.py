@@ -100,9 +100,12 @@ class _Frontier:
     def expand(self) -> None:
         """Replace the head subtree reference by the subtree's entries."""
         low = self.low
+        child = self.child
+        node = None
         if self._planner is not None:
             self._planner.before_reading(low)
-        self.frames.append((self._nodes.load_node(self.child), 0, low))
+            node = self._planner.take(child)
+        self.frames.append((self._nodes.load_node(child) if node is None else node, 0, low))
         self.settle()
 
 
@@ -134,9 +137,11 @@ def diff_trees(
     planner: _Planner | None = None
     if isinstance(nodes, PrefetchingNodeStore):
         nodes.prefetch([left_id, right_id])
-        planner = _Planner(nodes, nodes, left_id, right_id, start, end)
-    left = _Frontier(nodes, nodes.load_node(left_id), planner)
-    right = _Frontier(nodes, nodes.load_node(right_id), planner)
+    left_root, right_root = nodes.load_node(left_id), nodes.load_node(right_id)
+    if isinstance(nodes, PrefetchingNodeStore):
+        planner = _Planner(nodes, nodes, (left_id, left_root), (right_id, right_root), start, end)
+    left = _Frontier(nodes, left_root, planner)
+    right = _Frontier(nodes, right_root, planner)
     while True:
         for side in (left, right):
             while not side.done and (_before(side, start) or _past(side, end)):
@@ -289,14 +294,17 @@ class _Planner:
         self,
         nodes: DecodedNodeStore,
         prefetcher: PrefetchingNodeStore,
-        left_id: str,
-        right_id: str,
+        left: tuple[str, Node],
+        right: tuple[str, Node],
         start: bytes,
         end: bytes | None,
     ) -> None:
         self._nodes = nodes
         self._prefetcher = prefetcher
-        self._roots = (left_id, right_id)
+        self._roots = (left[0], right[0])
+        self._root_nodes = (left[1], right[1])
+        # Internal nodes the last plan decoded, handed to the walk (saves a second lookup).
+        self._loaded: dict[str, Node] = {}
         self._start = start
         self._end = end
         self._horizon: bytes | None = None
@@ -313,9 +321,22 @@ class _Planner:
         except (LakeverError, ValueError, KeyError):
             self._done = True  # a node that cannot be read: the walk reports it
 
+    def take(self, node_id: str) -> Node | None:
+        """The node if the last plan decoded it (once), else None."""
+        return self._loaded.pop(node_id, None)
+
+    def _root_or_load(self, node_id: str) -> Node:
+        for rid, root in zip(self._roots, self._root_nodes, strict=True):
+            if node_id == rid:
+                return root
+        node = self._loaded.get(node_id)
+        if node is None:
+            node = self._loaded[node_id] = self._nodes.load_node(node_id)
+        return node
+
     def _plan(self, after: bytes | None) -> None:
-        roots = [self._nodes.load_node(rid) for rid in self._roots]
-        levels = [root.level for root in roots]
+        self._loaded = {}
+        levels = [root.level for root in self._root_nodes]
         # Per side, the nodes at ``level`` the walk will read, in key order (None: that
         # tree is not that tall).
         sides: list[list[Span] | None] = [None, None]
@@ -356,7 +377,7 @@ class _Planner:
         start, end = self._start, self._end
         out: list[Span] = []
         for span in spans:
-            node = self._nodes.load_node(span[2])
+            node = self._root_or_load(span[2])
             if only is None:
                 kids = _node_children(node, span)
             else:
@@ -389,8 +410,8 @@ class _Planner:
                 rest_left.append(span)
                 continue
             paired.add(twin[2])
-            lkids = set(self._nodes.load_node(span[2]).children)
-            rkids = set(self._nodes.load_node(twin[2]).children)
+            lkids = set(self._root_or_load(span[2]).children)
+            rkids = set(self._root_or_load(twin[2]).children)
             next_left += self._children([span], lkids - rkids, after, cut)
             next_right += self._children([twin], rkids - lkids, after, cut)
         rest_right = [s for s in right if s[2] not in paired]
