@@ -21,7 +21,6 @@ from typing import cast
 from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree.build import LevelBuilder, NodeWriter
 from lakever_server.graveler.tree.chunker import (
-    _REF_BYTES,
     Chunker,
     ChunkingRule,
     Columns,
@@ -141,7 +140,7 @@ class _LevelRewrite:
             slots.append(j)
             if leaf:
                 grown += len(cast(bytes, payload)) - len(node.values[j])
-        size = sum(map(len, keys)) + (sum(map(len, node.values)) if leaf else _REF_BYTES * n)
+        size = node.payload_bytes()
         if max(size, size + grown) >= self._chunker.rule.max_bytes:
             return False
         if leaf:

@@ -25,10 +25,10 @@ from operator import add
 from typing import Any, Final, cast
 
 from lakever_server.errors import InvalidValue
+from lakever_server.graveler.tree.codec import REF_BYTES as _REF_BYTES
 from lakever_server.graveler.tree.codec import Node
 
 _WORDS: Final = struct.Struct("<8I")
-_REF_BYTES: Final = 44  # encoded size of a child reference besides its key
 
 
 @dataclass(frozen=True)
