@@ -367,11 +367,10 @@ class PackedNodeStore:
         blob, where = pack_nodes(nodes)
         try:
             self.block.put(self.pack_address(pack_id), [blob])  # durable when it returns
-            rows = [
-                (nid.encode(), Locator(pack_id, offset, length).encode())
-                for nid, offset, length in where
-            ]
-            self.kv.write_batch(self.partition, rows)
+            located = [(nid, Locator(pack_id, offset, length)) for nid, offset, length in where]
+            self.kv.write_batch(
+                self.partition, [(nid.encode(), locator.encode()) for nid, locator in located]
+            )
         except BaseException:
             # Uncache before un-pending: meanwhile another writer must see the node
             # either pending (and write it) or not cached (and write it), never as stored.
@@ -382,6 +381,13 @@ class PackedNodeStore:
         self._unpend(nodes)
         with self._lock:
             self.packs_written += 1
+            # A node written here and later evicted from the node cache is then found
+            # without an index query.
+            locators = self._locators
+            for nid, locator in located:
+                locators[nid] = locator
+            while len(locators) > self.locator_cache:
+                locators.popitem(last=False)
 
     def _unpend(self, nodes: list[tuple[str, bytes]]) -> None:
         with self._lock:
