@@ -10,6 +10,10 @@ in memory and the loop stays free for other requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import queue
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,16 +21,48 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from lakever_server.gateway.errors import S3Error
 from lakever_server.gateway.payload import VerifiedBody
 from lakever_server.gateway.sigv4 import Authenticated, SignableRequest
 
 T = TypeVar("T")
-BLOCK_SIZE = 1024 * 1024
+BLOCK_SIZE = 2 * 1024 * 1024
 PREFETCH_BLOCKS = 4
 MAX_XML_BODY = 8 * 1024 * 1024
+
+KEPT_FREE_MEMORY = 64 * 1024 * 1024
+"""Freed heap memory the process keeps instead of returning it to the system."""
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_malloc_tuned = False
+
+
+def _keep_freed_memory() -> None:
+    """Stop glibc's malloc from handing freed body buffers back to the system (once per
+    process; Linux with glibc only).
+
+    Every body piece is a new bytes object of up to a few hundred KiB. By default glibc
+    serves such sizes from ``mmap`` or trims the heap as soon as its top is free, so the
+    next piece takes fresh pages, and the first touch of each costs the kernel a fault
+    (thousands per GiB received, microseconds each on a virtual machine). Fixed
+    thresholds keep up to ``KEPT_FREE_MEMORY`` of freed memory for reuse.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest
+    mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_MEMORY)
 
 
 def signable_request(request: Request) -> SignableRequest:
@@ -111,6 +147,47 @@ class S3Request:
         return await self.run_with_body(read)
 
 
+class _Handover:
+    """Groups of body pieces from the event loop to one worker thread, at most ``limit``
+    waiting: the loop waits (without blocking) when the worker is that far behind.
+
+    A ``SimpleQueue`` (C, lock-free for the putter) instead of an ``asyncio.Queue`` read
+    through ``run_coroutine_threadsafe``: that cost a task, two futures and a wake-up of
+    the loop per group; here the worker wakes the loop only when it was waiting.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._items: queue.SimpleQueue[list[bytes] | BaseException | None] = queue.SimpleQueue()
+        self._room = asyncio.Event()
+        self._waiting = False
+
+    async def put(self, item: list[bytes] | BaseException | None) -> None:
+        """Queue ``item`` (on the loop), first waiting while ``limit`` items wait."""
+        while self._items.qsize() >= self._limit:
+            # Flagged and cleared before the check again: a get in between either
+            # leaves room (no wait) or sees the flag and sets the event (no lost wake-up).
+            self._waiting = True
+            self._room.clear()
+            if self._items.qsize() >= self._limit:
+                await self._room.wait()
+            self._waiting = False
+        self._items.put(item)
+
+    def close(self, error: BaseException) -> None:
+        """Fail the worker's next ``get`` (the receiver is gone); never waits."""
+        self._items.put(error)
+
+    def get(self) -> list[bytes] | BaseException | None:
+        """The next item (in the worker thread), waiting for it."""
+        item = self._items.get()
+        if self._waiting:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self._loop.call_soon_threadsafe(self._room.set)
+        return item
+
+
 async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T]) -> T:
     """Run ``fn(body)`` in a worker thread; ``body`` yields the raw request body as the
     server received it (pieces of up to a few hundred KiB).
@@ -121,8 +198,8 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
     time). Groups cost one hand-over between threads each, and are not joined: that would
     copy every byte once more. If ``fn`` stops early, the rest of the body is left unread.
     """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[list[bytes] | Exception | None] = asyncio.Queue(PREFETCH_BLOCKS)
+    _keep_freed_memory()
+    handover = _Handover(asyncio.get_running_loop(), PREFETCH_BLOCKS)
 
     async def receive() -> None:
         try:
@@ -133,30 +210,32 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
                     parts.append(part)
                     size += len(part)
                 if size >= BLOCK_SIZE:
-                    await queue.put(parts)
+                    await handover.put(parts)
                     parts, size = [], 0
             if parts:
-                await queue.put(parts)
-            await queue.put(None)
+                await handover.put(parts)
+            await handover.put(None)
         except Exception as error:  # handed to the consumer, which raises it
-            await queue.put(error)
+            await handover.put(error)
 
     def raw_body() -> Iterator[bytes]:
         while True:
-            item = asyncio.run_coroutine_threadsafe(queue.get(), loop).result()
+            item = handover.get()
             if item is None:
                 return
-            if isinstance(item, Exception):
+            if isinstance(item, BaseException):
                 raise item
             yield from item
 
-    receiver = loop.create_task(receive())
+    receiver = asyncio.get_running_loop().create_task(receive())
     try:
         return await anyio.to_thread.run_sync(lambda: fn(raw_body()))
     finally:
         if not receiver.done():
             receiver.cancel()
             await asyncio.wait({receiver})
+        # A worker still reading (this task was cancelled) stops instead of waiting.
+        handover.close(ClientDisconnect())
 
 
 async def read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 import zlib
 
 import pytest
 
-from lakever_server.storage.block.digests import INLINE_BELOW, BackgroundDigests
+from lakever_server.storage.block.digests import INLINE_BELOW, MAX_PENDING, BackgroundDigests
 
 
 class Crc32:
@@ -48,7 +50,48 @@ def test_a_failing_hasher_surfaces_from_the_caller() -> None:
         def digest(self) -> bytes:
             return b""
 
-    digests = BackgroundDigests([Broken()])
-    digests.update(b"x" * INLINE_BELOW)
+    def stream() -> None:
+        digests = BackgroundDigests([Broken()])
+        for _ in range(MAX_PENDING + 2):
+            digests.update(b"x" * INLINE_BELOW)
+        digests.finish()
+
     with pytest.raises(ValueError, match="hasher failed"):
-        digests.update(b"y" * INLINE_BELOW)
+        stream()
+
+
+def test_the_caller_waits_once_max_pending_batches_wait() -> None:
+    """Memory stays bounded: a slow hasher holds the caller back, and nothing is lost."""
+    release = threading.Event()
+    seen: list[bytes] = []
+
+    class Slow:
+        def update(self, data: bytes) -> None:
+            release.wait()
+            seen.append(data)
+
+        def digest(self) -> bytes:
+            return b""
+
+    digests = BackgroundDigests([Slow()])
+    blocks = [bytes([i]) * INLINE_BELOW for i in range(MAX_PENDING + 3)]
+    handed: list[int] = []
+
+    def feed() -> None:
+        for i, block in enumerate(blocks):
+            digests.update(block)
+            handed.append(i)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    deadline = time.monotonic() + 30
+    while len(handed) < MAX_PENDING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    feeder.join(0.2)
+    # MAX_PENDING batches handed over (one of them being hashed): the caller is held.
+    assert feeder.is_alive()
+    assert len(handed) == MAX_PENDING
+    release.set()
+    feeder.join(30)
+    digests.finish()
+    assert seen == blocks
