@@ -186,8 +186,11 @@ class ZeroCopyCycle(RequestResponseCycle):
                     return False
                 if _can_advise and advised < end and advised - offset < READ_AHEAD:
                     length = min(2 * READ_AHEAD, end - advised)
-                    os.posix_fadvise(fd, advised, length, os.POSIX_FADV_WILLNEED)
-                    advised += length
+                    try:
+                        os.posix_fadvise(fd, advised, length, os.POSIX_FADV_WILLNEED)
+                        advised += length
+                    except OSError:  # not a regular file: nothing to read ahead
+                        advised = end
                 try:
                     sent = os.sendfile(self.socket_fd, fd, offset, min(end - offset, MAX_SEND))
                 except BlockingIOError:
