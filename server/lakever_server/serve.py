@@ -1,4 +1,4 @@
-"""``lakever-server run``: start the server with uvicorn.
+"""``lakever-server run``: start the server with uvicorn (also ``migrate`` and ``gc``).
 
 ``--quickstart`` runs on the embedded stores (SQLite and local disk in ``--data-dir``)
 and creates an admin with lakeFS's documented quickstart keys, printed on start. SIGTERM
@@ -24,6 +24,7 @@ from lakever_server.app import create_app
 from lakever_server.auth import QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY
 from lakever_server.config import load_settings
 from lakever_server.errors import LakeverError
+from lakever_server.maintenance import add_gc_command, run_gc
 from lakever_server.observability.logs import configure_logging
 from lakever_server.observability.runtime import start_observability
 from lakever_server.services import build_services
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--config", help="YAML configuration file (default: $LAKEVER_CONFIG)")
     migrate.add_argument("--data-dir", help="data directory (default ~/.lakever)")
     migrate.set_defaults(quickstart=False, host=None, port=None)
+    add_gc_command(commands)
     return parser
 
 
@@ -137,9 +139,17 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def gc(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config, _overrides(args))
+    configure_logging(settings.log_level, settings.observability.log_format)
+    return run_gc(args, settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "gc":
+            return gc(args)
         return migrate(args) if args.command == "migrate" else run(args)
     except LakeverError as err:
         print(f"lakever-server: {err.message}", file=sys.stderr)
