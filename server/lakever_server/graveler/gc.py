@@ -152,7 +152,7 @@ def collect_garbage(
     store = _store_of(graveler, namespace)
     started = time.time()
     old_before = started - grace_seconds
-    # Listed before the mark: a pack written later is never a candidate.
+    # Candidates are chosen by write time against the start, wherever they are listed.
     old_packs: dict[str, int] = {}
     young = 0
     for pack_id, _, size, mtime in _blobs(store, "packs"):
@@ -160,11 +160,6 @@ def collect_garbage(
             old_packs[pack_id] = size
         else:
             young += 1
-    old_blobs = {
-        name: (address, size)
-        for name, address, size, mtime in _blobs(store, "nodes")
-        if mtime < old_before
-    }
     repos = _repositories_on(graveler, namespace)
     report = GCReport(namespace, sorted(r.id for r in repos), dry_run, packs_kept_young=young)
     report.purged = purged
@@ -176,8 +171,9 @@ def collect_garbage(
                 store.block.delete(store.pack_address(pack_id))
             report.packs_deleted += 1
             report.bytes_freed += size
-    for node_id, (address, size) in old_blobs.items():
-        if node_id not in marked:
+    # The earlier one-blob-per-node layout, streamed (an old repository has many).
+    for node_id, address, size, mtime in _blobs(store, "nodes"):
+        if mtime < old_before and node_id not in marked:
             if not dry_run:
                 store.block.delete(address)
                 deleted_nodes.add(node_id)

@@ -16,6 +16,7 @@ from lakever_server.catalog.catalog import Catalog
 from lakever_server.catalog.entries import encode_entry
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.graveler import gc
+from lakever_server.graveler.graveler import Graveler
 from lakever_server.graveler.tree import BlockNodeStore, NodeCache, PackedNodeStore, Tree
 from lakever_server.graveler.tree.codec import Node, encode, node_id
 from lakever_server.graveler.tree.packs import Locator, pack_nodes
@@ -369,3 +370,35 @@ def test_an_interrupted_delete_is_finished_by_the_next_gc(tmp_path: Path) -> Non
     assert stores.rows() == []
     assert stores.blobs("packs") == []
     kv.close()
+
+
+def test_the_mark_walks_a_subtree_shared_by_many_commits_once(stores: Stores) -> None:
+    catalog = stores.catalog
+    stage(catalog, [f"data/{i:05}" for i in range(60_000)], b"v0")
+    catalog.commit("repo1", "main", "base", "me")
+    for n in range(1, 16):  # each commit rewrites one path of the tree
+        stage(catalog, [f"data/{i:05}" for i in range(n * 3_000, n * 3_000 + 3)], b"v%d" % n)
+        catalog.commit("repo1", "main", f"change {n}", "me")
+
+    def lookups(run: Any) -> int:
+        """Node lookups made by ``run`` on a graveler of its own (one per node read)."""
+        cache = NodeCache()
+        run(Graveler(stores.kv, stores.block, cache=cache))
+        return cache.hits + cache.misses
+
+    def walk_each_commit_whole(graveler: Graveler) -> None:
+        ctx = graveler.open("repo1")
+        for commit in graveler.refs.scan_commits(ctx.repo):
+            for _ in ctx.tree.walk_nodes(commit.meta_range_id):
+                pass
+
+    def walk_the_head(graveler: Graveler) -> None:
+        ctx = graveler.open("repo1")
+        for _ in ctx.tree.walk_nodes(ctx.root_of(ctx.commit_id_of("main"))):
+            pass
+
+    one_tree = lookups(walk_the_head)
+    marked = lookups(lambda graveler: graveler.collect_garbage("repo1", dry_run=True))
+    assert lookups(walk_each_commit_whole) >= 16 * one_tree
+    # One tree, then per commit its root and the one rewritten node below it.
+    assert marked <= one_tree + 17 * 2 + 2
