@@ -36,8 +36,9 @@ DIRECT_AFTER = 4 * 1024 * 1024
 """A durable blob switches to ``O_DIRECT`` once it passes this size (tree packs, a few
 hundred KiB to 3 MB, stay on the buffered path)."""
 
-KEPT_BUFFERS = 4
-"""Free buffers kept for reuse (their pages stay mapped, so no fresh page is touched)."""
+KEPT_BUFFERS = 12
+"""Free buffers kept for reuse (their pages stay mapped, so no fresh page is touched): as
+many as the parts boto3 and the AWS CLI upload at once (10), and a couple more; 48 MiB."""
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 
