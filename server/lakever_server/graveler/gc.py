@@ -29,12 +29,13 @@ So ``grace`` must exceed the longest commit, merge or import (first pack to comm
 record); the default is a day.
 
 Repository delete (``delete_repository``) removes the repository record first (its
-name is free at once), then its metadata partitions, then, when no other repository
-uses its storage namespace, the namespace's ``_lakever/`` blobs and its node index. An
-intent record written first (partition ``graveler/purges``) lets a delete interrupted
-midway be finished by the next ``collect_garbage`` (or ``finish_purges``); meanwhile a
-repository created on the same name or namespace works: writers never trust index rows
-they did not write, and a leftover row whose pack is gone is swept as garbage.
+name is free at once), then its staging partitions and its own metadata partition,
+then, when no other repository uses its storage namespace, the namespace's
+``_lakever/`` blobs and its node index. Intent records written first (partitions
+``graveler/purges`` and ``graveler/purges/instances``) let a delete interrupted midway
+be finished by the next ``collect_garbage``, or by the next repository created on the
+namespace; meanwhile a repository created on the same name or namespace works: writers
+never trust index rows they did not write, and a row whose pack is gone is garbage.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lakever_server.errors import InvalidValue, PreconditionFailed
-from lakever_server.graveler.model import RepositoryRecord
+from lakever_server.graveler.model import BranchRecord, RepositoryRecord
+from lakever_server.graveler.refs import BRANCH, REPOSITORIES, staging_partition
 from lakever_server.graveler.tree import PackedNodeStore, Tree
 from lakever_server.graveler.tree.codec import EMPTY_LEAF, Node
 from lakever_server.graveler.tree.packs import Locator
+from lakever_server.storage.kv.base import prefix_end
 
 if TYPE_CHECKING:
     from lakever_server.graveler.graveler import Graveler
@@ -57,6 +60,8 @@ DEFAULT_GRACE_SECONDS = 24 * 3600
 """Packs and blobs younger than this are never collected (see the module docstring)."""
 PURGES = "graveler/purges"
 """Namespaces whose repository was deleted and whose tree storage is being removed."""
+DROPS = "graveler/purges/instances"
+"""Instance ids of deleted repositories whose metadata partitions are being dropped."""
 _DELETE_BATCH = 1000
 
 
@@ -270,10 +275,23 @@ def delete_repository(graveler: Graveler, repository: str) -> None:
     """Delete a repository's metadata, then its tree storage (unless shared)."""
     repo = graveler.refs.get_repository(repository)
     namespace = namespace_key(repo.storage_namespace)
-    # The intent first: whatever happens next, the next collection finishes the purge.
+    # The intents first: whatever happens next, the next collection finishes the work.
+    graveler.kv.set(DROPS, repo.instance_id.encode(), repo.id.encode())
     graveler.kv.set(PURGES, namespace.encode(), repo.id.encode())
-    graveler.refs.delete_repository(repo)
+    graveler.kv.delete(REPOSITORIES, repo.id.encode())  # the name is free from here on
+    drop_instance(graveler, repo.instance_id)
     purge_namespace(graveler, namespace)
+
+
+def drop_instance(graveler: Graveler, instance_id: str) -> None:
+    """Drop a deleted repository's staging partitions, then its own partition (which
+    names them), then the intent."""
+    partition = f"graveler/repo/{instance_id}"  # as refs.repo_partition names it
+    for _, raw in graveler.kv.scan(partition, BRANCH, prefix_end(BRANCH)):
+        for token in BranchRecord.decode(raw).tokens:
+            graveler.kv.drop_partition(staging_partition(token))
+    graveler.kv.drop_partition(partition)
+    graveler.kv.delete(DROPS, instance_id.encode())
 
 
 def purge_namespace(graveler: Graveler, namespace: str) -> bool:
@@ -330,5 +348,7 @@ def pending_purges(graveler: Graveler) -> list[str]:
 
 
 def finish_purges(graveler: Graveler) -> list[str]:
-    """Finish every interrupted purge; return the namespaces purged."""
+    """Finish every interrupted delete; return the namespaces purged."""
+    for key, _ in list(graveler.kv.scan(DROPS)):
+        drop_instance(graveler, key.decode())
     return [ns for ns in pending_purges(graveler) if purge_namespace(graveler, ns)]

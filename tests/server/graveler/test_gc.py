@@ -402,3 +402,61 @@ def test_the_mark_walks_a_subtree_shared_by_many_commits_once(stores: Stores) ->
     assert lookups(walk_each_commit_whole) >= 16 * one_tree
     # One tree, then per commit its root and the one rewritten node below it.
     assert marked <= one_tree + 17 * 2 + 2
+
+
+class FailingDrops(SQLiteKV):
+    """SQLite whose drop of a repository's own partition fails while ``failing`` is set."""
+
+    failing = False
+
+    def drop_partition(self, partition: str) -> None:
+        if self.failing and partition.startswith("graveler/repo/"):
+            raise OSError("the process died here")
+        super().drop_partition(partition)
+
+
+def metadata_left(kv: SQLiteKV, instance_id: str, tokens: list[str]) -> int:
+    partitions = [f"graveler/repo/{instance_id}", *(f"graveler/staging/{t}" for t in tokens)]
+    return sum(1 for p in partitions for _ in kv.scan(p))
+
+
+def test_a_delete_interrupted_before_dropping_the_metadata_is_finished_by_gc(
+    tmp_path: Path,
+) -> None:
+    kv = FailingDrops(tmp_path / "meta.db")
+    catalog = Catalog(kv, LocalBlockStore(tmp_path / "blocks"))
+    catalog.create_repository("repo1", NAMESPACE)
+    catalog.create_repository("other", "local://lake/other")
+    commit_history(catalog)
+    catalog.create_branch("repo1", "wip", "main")
+    stage(catalog, ["wip/1", "wip/2"], b"staged", branch="wip")  # uncommitted
+    repo = catalog.graveler.get_repository("repo1")
+    tokens = [t for _, b in catalog.graveler.refs.scan_branches(repo) for t in b.tokens]
+    assert metadata_left(kv, repo.instance_id, tokens) > 0
+    kv.failing = True
+    with pytest.raises(OSError, match="died"):
+        catalog.delete_repository("repo1")
+    kv.failing = False
+    assert metadata_left(kv, repo.instance_id, tokens) > 0
+    Catalog(kv, catalog.block).graveler.collect_garbage("other")
+    assert metadata_left(kv, repo.instance_id, tokens) == 0
+    assert stores_empty(kv, catalog)
+    kv.close()
+
+
+def stores_empty(kv: SQLiteKV, catalog: Catalog) -> bool:
+    """No intent left, no index row and no pack of the deleted namespace."""
+    rows = list(kv.scan(f"graveler/nodeindex/{NAMESPACE}"))
+    packs = list(catalog.block.list_prefix(f"{NAMESPACE}/_lakever/"))
+    return not (rows or packs or list(kv.scan(gc.PURGES)) or list(kv.scan(gc.DROPS)))
+
+
+def test_a_completed_delete_leaves_no_metadata_of_the_repository(stores: Stores) -> None:
+    catalog = stores.catalog
+    commit_history(catalog)
+    stage(catalog, ["wip/1"], b"staged")
+    repo = catalog.graveler.get_repository("repo1")
+    tokens = [t for _, b in catalog.graveler.refs.scan_branches(repo) for t in b.tokens]
+    catalog.delete_repository("repo1")
+    assert metadata_left(stores.kv, repo.instance_id, tokens) == 0
+    assert stores_empty(stores.kv, catalog)
