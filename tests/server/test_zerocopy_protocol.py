@@ -26,7 +26,7 @@ import uvloop
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from lakever_server.zerocopy import ZEROCOPY_SEND
+from lakever_server.zerocopy import ZEROCOPY_SEND, protocol
 from lakever_server.zerocopy.protocol import ZeroCopyCycle, ZeroCopyHttpToolsProtocol
 
 LOOPS = {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
@@ -104,9 +104,12 @@ async def serving(app: App) -> AsyncIterator[int]:
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
+        # As uvicorn stops: requests in flight finish, then connections close.
+        server.close()
+        if state.tasks:
+            await asyncio.wait(set(state.tasks), timeout=10)
         for connection in list(state.connections):
             connection.shutdown()
-        server.close()
         await server.wait_closed()
         for task in list(state.tasks):
             task.cancel()
@@ -251,6 +254,49 @@ def test_a_slow_reader_is_waited_for_without_blocking_the_loop(
         assert ticks > 5  # the loop ran other work while the body was sent
 
     run(scenario())
+
+
+def evicted(path: Path) -> bool:
+    """Drop ``path`` from the page cache; ``False`` where it stays (e.g. tmpfs)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return not protocol._in_page_cache(fd, 0, 4096)
+    finally:
+        os.close(fd)
+
+
+def test_pages_not_yet_read_are_sent_from_a_worker_thread(
+    run: Callable[[Awaitable[None]], None], blob: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = blob.read_bytes()
+    if not evicted(blob):
+        pytest.skip("the file system keeps the file in memory: nothing to read from disk")
+    app = FileApp(blob)
+    threads = 0
+    in_thread = ZeroCopyCycle._sendfile_in_thread
+
+    async def counted(cycle: ZeroCopyCycle, fd: int, offset: int, count: int) -> int:
+        nonlocal threads
+        threads += 1
+        return await in_thread(cycle, fd, offset, count)
+
+    monkeypatch.setattr(ZeroCopyCycle, "_sendfile_in_thread", counted)
+    # Without the read-ahead hint, which takes long enough to read the first pages.
+    monkeypatch.setattr(protocol, "_can_advise", False)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            await client.request(f"/0/{SIZE}")
+            response, body = await client.response()
+            await client.close()
+        assert response.status_code == 200
+        assert body == data
+
+    run(scenario())
+    assert threads > 0
 
 
 def test_keep_alive_serves_the_next_request_after_a_zero_copy_body(

@@ -30,10 +30,14 @@ How it sits in uvicorn (pinned to the uvicorn in ``requirements/dev.lock``; the 
   blocking the loop on the network. A short send means the same (the buffer filled), so
   it waits too: other connections get their turn between two sends, and a slow reader
   is sent large pieces rather than every few KiB it frees.
-- The disk side of ``sendfile`` is synchronous: pages not in the page cache are read
-  while the loop waits. The sender keeps the disk ``READ_AHEAD`` ahead of the socket
-  with ``POSIX_FADV_WILLNEED`` (as the block store does for iterated reads), so a cold
-  read mostly finds its pages already read.
+- The disk side of ``sendfile`` is synchronous: pages not in the page cache would be
+  read while the loop waits. The sender keeps the disk ``READ_AHEAD`` ahead of the
+  socket with ``POSIX_FADV_WILLNEED`` (as the block store does for iterated reads;
+  asked from a worker thread, as the request itself takes milliseconds when cold), and
+  before each call probes whether the pages it is about to send are read already
+  (``preadv`` of one byte with ``RWF_NOWAIT``): if so it sends on the loop, otherwise in
+  a worker thread, which then waits for the disk in the loop's stead. Warm reads cost no
+  thread hop; cold ones one per call (a few MiB).
 - A client that goes away mid-body makes ``sendfile`` fail (``EPIPE``,
   ``ECONNRESET``) or the transport report the lost connection, which wakes a pending
   wait: the connection is closed, the cycle marked disconnected, and ``send`` returns
@@ -47,6 +51,7 @@ How it sits in uvicorn (pinned to the uvicorn in ``requirements/dev.lock``; the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 from collections.abc import Mapping
@@ -65,8 +70,34 @@ MAX_SEND = 0x7FFFF000
 FALLBACK_PIECE = 1024 * 1024
 """The piece size of a zero-copy message sent chunked (read, then framed)."""
 
+PROBE_SPAN = 4 * 1024 * 1024
+"""How far into a range the page cache is probed before sending it on the loop (about
+what one ``sendfile`` call moves: the socket's send buffer grows to 4 MiB)."""
+
 _GONE = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN})
 _can_advise = hasattr(os, "posix_fadvise")
+_nowait: int | None = getattr(os, "RWF_NOWAIT", None)
+
+
+def _read_ahead(fd: int, offset: int, length: int) -> None:
+    with contextlib.suppress(OSError):  # not a regular file: nothing to read ahead
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
+
+
+def _in_page_cache(fd: int, offset: int, length: int) -> bool:
+    """Whether the last page of ``[offset, offset + length)`` is read already, so that a
+    ``sendfile`` of the range would not wait for the disk (pages are read in order: the
+    earlier ones are then read too, or nearly). ``RWF_NOWAIT`` reads only what is cached.
+    """
+    if _nowait is None or length <= 0:
+        return _nowait is None
+    try:
+        os.preadv(fd, [bytearray(1)], offset + length - 1, _nowait)
+    except BlockingIOError:
+        return False
+    except OSError:  # the file system cannot tell: send on the loop as if cached
+        return True
+    return True
 
 
 class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
@@ -171,7 +202,9 @@ class ZeroCopyCycle(RequestResponseCycle):
 
     async def _sendfile(self, fd: int, offset: int, count: int) -> bool:
         """Send ``[offset, offset + count)`` of ``fd``; ``False`` when the client left."""
+        loop = asyncio.get_running_loop()
         poll_fd = -1
+        advice: asyncio.Future[None] | None = None
         try:
             while self.transport.get_write_buffer_size():  # the headers, still buffered
                 if self.disconnected or self.transport.is_closing():
@@ -184,15 +217,22 @@ class ZeroCopyCycle(RequestResponseCycle):
             while offset < end:
                 if self.disconnected or self.transport.is_closing():
                     return False
-                if _can_advise and advised < end and advised - offset < READ_AHEAD:
+                if (
+                    _can_advise
+                    and advised < end
+                    and advised - offset < READ_AHEAD
+                    and (advice is None or advice.done())
+                ):
+                    # In a thread: asking for 32 MiB takes milliseconds when cold.
                     length = min(2 * READ_AHEAD, end - advised)
-                    try:
-                        os.posix_fadvise(fd, advised, length, os.POSIX_FADV_WILLNEED)
-                        advised += length
-                    except OSError:  # not a regular file: nothing to read ahead
-                        advised = end
+                    advice = loop.run_in_executor(None, _read_ahead, fd, advised, length)
+                    advised += length
+                piece = min(end - offset, MAX_SEND)
                 try:
-                    sent = os.sendfile(self.socket_fd, fd, offset, min(end - offset, MAX_SEND))
+                    if _in_page_cache(fd, offset, min(piece, PROBE_SPAN)):
+                        sent = os.sendfile(self.socket_fd, fd, offset, piece)
+                    else:
+                        sent = await self._sendfile_in_thread(fd, offset, piece)
                 except BlockingIOError:
                     poll_fd = poll_fd if poll_fd >= 0 else os.dup(self.socket_fd)
                     await self._writable(poll_fd)
@@ -207,15 +247,30 @@ class ZeroCopyCycle(RequestResponseCycle):
                     raise RuntimeError("Response file shorter than the count to send")
                 offset += sent
                 if offset < end:
-                    # A short send: the socket buffer is full. Waiting until it drains
-                    # (the kernel says writable at a third free) sends in large pieces,
-                    # where sending again at once would trickle what a slow reader freed.
+                    # A short send: the socket buffer is full. Waiting until the kernel
+                    # reports it writable (a good part of it drained) sends in large
+                    # pieces, where sending again at once would trickle what a slow
+                    # reader just freed.
                     poll_fd = poll_fd if poll_fd >= 0 else os.dup(self.socket_fd)
                     await self._writable(poll_fd)
             return True
         finally:
+            if advice is not None and not advice.done():
+                await asyncio.wait({advice})  # the caller closes the file once we return
             if poll_fd >= 0:
                 os.close(poll_fd)
+
+    async def _sendfile_in_thread(self, fd: int, offset: int, count: int) -> int:
+        """``os.sendfile`` in a worker thread, which waits for the disk instead of the
+        loop (the socket stays non-blocking: the network never holds the thread)."""
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(None, os.sendfile, self.socket_fd, fd, offset, count)
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            # The caller closes the file once we return: not while the thread reads it.
+            await asyncio.wait({job})
+            raise
 
     async def _writable(self, poll_fd: int) -> None:
         """Until the socket accepts more bytes, or the connection is lost."""
