@@ -44,9 +44,13 @@ from lakever_server.storage.block.digests import BackgroundDigests, Hasher
 
 _MAX_LINE = 8192
 _STREAMING = (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER)
-_COALESCE = 256 * 1024
-"""Decoded ``aws-chunked`` data is handed on in pieces of at least this size (clients
-chunk by 8-64 KiB; a write and a hash call per small chunk would cost more than a copy)."""
+_COALESCE = 64 * 1024
+"""Decoded ``aws-chunked`` data is handed on in pieces of at least this size: the small
+chunks some clients send (8-64 KiB) are joined, since a write and a hash call each would
+cost more than a copy. Larger pieces pass as they are: the consumers gather them (into
+1 MiB digest batches, and the aligned buffer of a direct write), and joining pieces of a
+few hundred KiB copied most bytes once more (botocore's chunks are 1 MiB, cut where the
+received blocks end)."""
 
 
 class _Crc32:
