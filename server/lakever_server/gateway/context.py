@@ -33,7 +33,11 @@ PREFETCH_BLOCKS = 4
 MAX_XML_BODY = 8 * 1024 * 1024
 
 KEPT_FREE_MEMORY = 64 * 1024 * 1024
-"""Freed heap memory the process keeps instead of returning it to the system."""
+"""Freed heap memory (per malloc arena) kept instead of returned to the system: the
+bodies in flight of ten parallel part uploads (boto3's default) fit."""
+
+MMAP_ABOVE = 4 * 1024 * 1024
+"""Allocations from this size on still get mappings of their own, returned when freed."""
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -48,7 +52,8 @@ def _keep_freed_memory() -> None:
     serves such sizes from ``mmap`` or trims the heap as soon as its top is free, so the
     next piece takes fresh pages, and the first touch of each costs the kernel a fault
     (thousands per GiB received, microseconds each on a virtual machine). Fixed
-    thresholds keep up to ``KEPT_FREE_MEMORY`` of freed memory for reuse.
+    thresholds keep up to ``KEPT_FREE_MEMORY`` of freed memory for reuse; buffers of
+    ``MMAP_ABOVE`` or more are left to ``mmap`` so none of them is kept.
     """
     global _malloc_tuned
     if _malloc_tuned:
@@ -61,7 +66,7 @@ def _keep_freed_memory() -> None:
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest
+    mallopt(_M_MMAP_THRESHOLD, MMAP_ABOVE)
     mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_MEMORY)
 
 
