@@ -85,10 +85,15 @@ record orphan rows: both harmless, nothing names them. Rows are written uncondit
 a node may sit in several packs (two writers, a retried flush) and any row names a
 durable, immutable copy, so the last writer winning is as good as the first.
 
-A node another thread has buffered but not yet indexed is written again by whoever
-needs it (a pack never relies on another thread's unflushed buffer); a node found in
-the cache and not pending anywhere is stored and indexed, so it is skipped. A failed
-pack write uncaches its nodes, so the next writer stores them.
+Every node a build or apply produces is written, even one already cached or buffered
+by another thread: a pack never relies on another thread's unflushed buffer, and a
+cached node may be one that nothing names any more (written by an operation that failed
+before its commit record) and that garbage collection (``graveler.gc``) removes after
+its grace period; skipping it would leave the new tree naming a node that is gone. A
+duplicate costs its bytes only: the last index row names a durable copy, and
+collection takes the others. A failed pack write uncaches its nodes. A cached locator
+whose pack is gone (collected after another server wrote the node again) falls back to
+the index row.
 
 Reads: ``load_node`` = node cache -> the thread's own buffer and other threads'
 pending nodes -> a bounded locator cache -> the index row (one KV get) -> a ranged read

@@ -2,8 +2,8 @@
 
 Nodes are immutable and named by the hash of their content, so a cached node is never
 stale and the cache is never invalidated. One cache can serve every repository: entries
-are keyed by the node's full storage address, so knowing that a node is cached also
-means it was stored in that namespace (which lets writers skip re-putting it).
+are keyed by the node's full storage address, so one namespace's nodes never answer
+for another's.
 """
 
 from __future__ import annotations

@@ -159,8 +159,8 @@ class PackedNodeStore:
         self.read_concurrency = read_concurrency
         self.packs_written = 0
         self._lock = threading.Lock()
-        # Saved by some thread and not yet indexed: readable here, and never skipped by
-        # another writer (whose pack must not count on this thread's flush).
+        # Saved by some thread and not yet indexed: readable here (another writer of the
+        # same node writes its own copy: its pack must not count on this thread's flush).
         self._pending: dict[str, bytes] = {}
         self._locators: OrderedDict[str, Locator] = OrderedDict()
         self._mine = threading.local()
@@ -215,6 +215,10 @@ class PackedNodeStore:
             address = self.pack_address(locator.pack_id)
             data = b"".join(self.block.get(address, start, start + locator.length))
         except NotFound:
+            if cached:
+                # The remembered copy may have been collected (another server wrote the
+                # node again and its index row now names that copy): ask the index.
+                return self.read_stored(node_id, cached=False)
             raise NotFound(
                 f"tree node {node_id}: its pack {locator.pack_id} is missing",
                 kind="node",
@@ -333,10 +337,13 @@ class PackedNodeStore:
         buffer = self._buffer()
         if node_id in buffer.nodes:
             return
+        # A node cached here is written again all the same: it may be one that nothing
+        # names any more (written by an operation that failed before its commit record),
+        # which garbage collection removes, and skipping it would leave the new tree
+        # naming a node that is gone. A duplicate only costs its bytes; the index row
+        # then names the new copy and collection takes the old one.
         key = self.blob_address(node_id)
         with self._lock:
-            if node_id not in self._pending and key in self.cache:
-                return  # stored and indexed (or read from storage): nothing to write
             self._pending[node_id] = data
         buffer.nodes[node_id] = data
         buffer.size += len(data)

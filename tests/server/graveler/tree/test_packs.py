@@ -142,6 +142,41 @@ def test_a_row_naming_a_lost_pack_is_replaced_when_the_node_is_written_again() -
     assert list(reader.iterate(root)) == items
 
 
+def test_a_cached_node_whose_storage_was_collected_is_written_again() -> None:
+    # A server keeps in its node cache what it wrote; if nothing names those nodes (the
+    # operation failed before its commit record), garbage collection removes their
+    # packs and rows. Producing the same nodes later must store them again, not trust
+    # the cache.
+    block, kv = MemoryBlockStore(), MemoryKV()
+    store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
+    items = lake_items(2_000)
+    root = Tree(store).build(items)
+    for address in packs_of(block):
+        block.delete(address)
+    for node in index_rows(kv):
+        kv.delete(f"graveler/nodeindex/{NAMESPACE}", node.encode())
+    assert Tree(store).build(items) == root  # every node still in the writer's cache
+    reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
+    assert list(reader.iterate(root)) == items
+    assert all(reader.check_node(nid) is None for nid in reader.walk_nodes(root))
+
+
+def test_a_remembered_locator_whose_pack_was_collected_falls_back_to_the_index() -> None:
+    block, kv = MemoryBlockStore(), MemoryKV()
+    items = lake_items(2_000)
+    cache = NodeCache()
+    first = PackedNodeStore(block, kv, NAMESPACE, cache)
+    root = Tree(first).build(items)
+    old_packs = set(packs_of(block))
+    # Another server writes the same nodes again (its rows now name its copies), then
+    # the first copies are collected.
+    Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    for address in old_packs:
+        block.delete(address)
+    cache.clear()  # the first server's locators still name the collected packs
+    assert list(Tree(first).iterate(root)) == items
+
+
 def test_threads_sharing_a_packed_store_each_get_complete_trees() -> None:
     block, kv = MemoryBlockStore(), MemoryKV()
     store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
