@@ -103,16 +103,6 @@ class RefStore:
         for _, raw in self.kv.scan(REPOSITORIES, start, end):
             yield RepositoryRecord.decode(raw)
 
-    def delete_repository(self, repo: RepositoryRecord) -> None:
-        """Forget the repository, then drop its partitions (orphans are harmless)."""
-        tokens: list[str] = []
-        for _, branch in self.scan_branches(repo):
-            tokens.extend(branch.tokens)
-        self.kv.delete(REPOSITORIES, repo.id.encode())
-        self.kv.drop_partition(repo_partition(repo))
-        for token in tokens:
-            self.kv.drop_partition(staging_partition(token))
-
     # -- branches ---------------------------------------------------------------------
     def get_branch_raw(self, repo: RepositoryRecord, branch: str) -> bytes:
         raw = self.kv.get(repo_partition(repo), BRANCH + branch.encode())
