@@ -26,6 +26,7 @@ from lakever_server.observability.context import (
     request_stats,
 )
 from lakever_server.observability.metrics import Metrics
+from lakever_server.zerocopy import ZEROCOPY_SEND
 
 log = logging.getLogger("lakever_server.access")
 
@@ -116,6 +117,10 @@ class ObservedApp:
                 message = {**message, "headers": [*message.get("headers", ()), *extra]}
             elif message["type"] == "http.response.body":
                 exchange.bytes_out += len(message.get("body", b""))
+            elif message["type"] == ZEROCOPY_SEND:
+                # A file range the server sends itself (lakever's responses always say
+                # how many bytes).
+                exchange.bytes_out += message.get("count") or 0
             await send(message)
 
         try:
