@@ -18,11 +18,12 @@ from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from lakever_server import __version__
 from lakever_server.app import create_app
 from lakever_server.auth import QUICKSTART_ACCESS_KEY_ID, QUICKSTART_SECRET_ACCESS_KEY
-from lakever_server.config import load_settings
+from lakever_server.config import Settings, load_settings
 from lakever_server.errors import LakeverError
 from lakever_server.maintenance import add_gc_command, run_gc
 from lakever_server.observability.logs import configure_logging
@@ -91,6 +92,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def uvicorn_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    """How uvicorn serves ``app``: httptools, with zero-copy bodies (``os.sendfile``) for
+    blob reads (``lakever_server.zerocopy``)."""
+    return uvicorn.Config(
+        app,
+        host=settings.listen.host,
+        port=settings.listen.port,
+        http=ZeroCopyHttpToolsProtocol,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=30,
+        h11_max_incomplete_event_size=64 * 1024,
+        log_config=None,  # configure_logging set every handler
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, _overrides(args))
     configure_logging(settings.log_level, settings.observability.log_format)
@@ -109,19 +126,8 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 flush=True,
             )
-        config = uvicorn.Config(
-            observability.wrap(create_app(services)),
-            host=settings.listen.host,
-            port=settings.listen.port,
-            # httptools, plus zero-copy bodies (os.sendfile) for blob reads
-            http=ZeroCopyHttpToolsProtocol,
-            log_level=settings.log_level,
-            access_log=settings.log_level == "debug",
-            timeout_graceful_shutdown=30,
-            h11_max_incomplete_event_size=64 * 1024,
-            log_config=None,  # configure_logging set every handler
-        )
-        GracefulServer(config).run()
+        app = observability.wrap(create_app(services))
+        GracefulServer(uvicorn_config(settings, app)).run()
     finally:
         observability.close()
         services.close()

@@ -26,6 +26,8 @@ import uvloop
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from lakever_server.config import Settings
+from lakever_server.serve import uvicorn_config
 from lakever_server.zerocopy import ZEROCOPY_SEND, protocol
 from lakever_server.zerocopy.protocol import ZeroCopyCycle, ZeroCopyHttpToolsProtocol
 
@@ -185,6 +187,13 @@ def test_uvicorn_is_the_version_the_protocol_was_verified_against() -> None:
     pinned = re.search(r"^uvicorn==(\S+)$", lock, re.MULTILINE)
     assert pinned is not None
     assert uvicorn.__version__ == pinned.group(1) == ZeroCopyHttpToolsProtocol.verified_with
+
+
+def test_lakever_server_runs_uvicorn_with_the_zero_copy_protocol(tmp_path: Path) -> None:
+    settings = Settings(data_dir=str(tmp_path), listen={"host": "127.0.0.1", "port": 0})
+    config = uvicorn_config(settings, FileApp(tmp_path))
+    config.load()
+    assert config.http_protocol_class is ZeroCopyHttpToolsProtocol
 
 
 def test_the_extension_is_offered_and_a_range_arrives_byte_exact(
