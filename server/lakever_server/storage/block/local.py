@@ -3,11 +3,11 @@
 ``local://<rest>`` is the file ``root/<rest>``. Every write lands in a temporary file in
 the destination directory, is flushed to disk, then renamed over the final name, so a
 reader or a crash sees either the whole blob or none of it. Past a few MiB a blob is
-written with ``O_DIRECT``, past the page cache (``direct``: why). Every address is checked to
-stay under ``root`` (``..``, absolute paths, NUL and symlinks pointing out are refused)
-because addresses reach here from clients through the S3 gateway. Writes resolve the whole
-path; reads, the hot path, resolve each folder once (a bounded cache: the store never turns
-a folder into a symlink) and open the file itself with ``O_NOFOLLOW``.
+written with ``O_DIRECT``, past the page cache (``direct`` says why). Every address is
+checked to stay under ``root`` (``..``, absolute paths, NUL and symlinks pointing out are
+refused) because addresses reach here from clients through the S3 gateway. Writes resolve
+the whole path; reads, the hot path, resolve each folder once (a bounded cache: the store
+never turns a folder into a symlink) and open the file itself with ``O_NOFOLLOW``.
 
 Multipart parts are temporary and written without fsync. They go straight into one sparse
 *assembly file* per upload, part n at offset ``(n-1) * S``, where the slot size S is the
