@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from lakever_server.catalog.models import CommonPrefix, Entry
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.ui import formatting
 from lakever_server.ui.pages import Page
 from lakever_server.ui.preview import IMAGE_TYPES, build_preview, is_inline_image
+from lakever_server.zerocopy.response import BlobResponse
 
 PAGE_SIZE = 200
 
@@ -103,7 +104,7 @@ def download(page: Page) -> Response:
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "Cache-Control": "private, no-store",
     }
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    return BlobResponse(chunks, media_type=media_type, headers=headers)
 
 
 def _image_type(name: str) -> str:
