@@ -39,20 +39,31 @@ def _chunked(data: bytes, size: int) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
-@pytest.mark.parametrize(
-    "size",
-    [DIRECT_AFTER - 1, DIRECT_AFTER, DIRECT_AFTER + 1, DIRECT_AFTER + DIRECT_BLOCK, None],
-    ids=["just-under", "at", "just-over", "a-block-over", "blocks-and-a-tail"],
-)
-@pytest.mark.parametrize("chunk", [1, 4095, 65_537, MIB, 5 * MIB], ids=lambda c: f"chunks-{c}")
+SIZES = {
+    "just-under": DIRECT_AFTER - 1,
+    "at": DIRECT_AFTER,
+    "just-over": DIRECT_AFTER + 1,
+    "a-block-over": DIRECT_AFTER + DIRECT_BLOCK,
+    "blocks-and-a-tail": None,
+}
+CASES = [
+    pytest.param(size, chunk, id=f"{name}-chunks-of-{chunk}")
+    for name, size in SIZES.items()
+    for chunk in [4095, 65_537, MIB, 5 * MIB]
+] + [
+    # Byte by byte across the switch (after a bulk first piece: slow otherwise).
+    pytest.param(size, 1, id=f"{name}-byte-by-byte")
+    for name, size in SIZES.items()
+    if size is not None and size <= DIRECT_AFTER + 1
+]
+
+
+@pytest.mark.parametrize(("size", "chunk"), CASES)
 def test_a_blob_around_the_threshold_holds_its_bytes_and_md5(
     local: LocalBlockStore, data: bytes, size: int | None, chunk: int
 ) -> None:
-    if chunk == 1 and (size is None or size > DIRECT_AFTER + 1):
-        pytest.skip("byte by byte only near the switch (slow)")
     blob = data[:size]
     start = max(0, DIRECT_AFTER - 3 * ALIGN) if chunk == 1 else 0
-    # Byte-sized chunks only around the switch: a bulk first piece, then bytes.
     chunks = [blob[:start], *_chunked(blob[start:], chunk)]
     result = local.put("local://ns/blob", chunks)
     assert result.size == len(blob)
