@@ -55,7 +55,7 @@ Additions (same contract, more for callers)::
     CorruptNode(LakeverError): a stored node that does not decode or match its id.
     Tree.check_node(node_id) -> str | None
         # reads a node from storage past every cache and checks it hashes to its id (fsck)
-    PackedNodeStore(..., *, max_pack_bytes=8 MiB, max_pack_nodes=4096,
+    PackedNodeStore(..., *, max_pack_bytes=3 MiB, max_pack_nodes=4096,
                     locator_cache=65536, read_concurrency=None)
         address(id) -> the blob holding the node (its pack, or its one-blob address)
         locate(id) -> Locator | None; prefetch(ids); check_stored(id); discard()

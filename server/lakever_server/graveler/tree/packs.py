@@ -33,7 +33,10 @@ from lakever_server.storage.pools import SharedPool
 
 PACK_MAGIC = b"LKVPACK1"
 """The first bytes of every pack: the format, so a pack is recognizable on its own."""
-DEFAULT_PACK_BYTES = 8 * 1024 * 1024
+DEFAULT_PACK_BYTES = 3 * 1024 * 1024
+"""A build writes a pack about every this many bytes (plus at most one node). Below the
+local block store's ``O_DIRECT`` threshold (``storage.block.direct.DIRECT_AFTER``):
+nodes are read back at random, one or a few at a time, and belong in the page cache."""
 DEFAULT_PACK_NODES = 4096
 DEFAULT_LOCATOR_CACHE = 65536
 DEFAULT_READ_CONCURRENCY = 16

@@ -18,6 +18,7 @@ from lakever_server.graveler.tree import (
     Tree,
 )
 from lakever_server.graveler.tree.packs import PACK_MAGIC, Locator, unpack_nodes
+from lakever_server.storage.block.direct import DIRECT_AFTER
 from lakever_server.storage.block.local import LocalBlockStore
 from lakever_server.storage.block.memory import MemoryBlockStore
 from lakever_server.storage.kv.memory import MemoryKV
@@ -59,6 +60,20 @@ def test_a_large_build_streams_into_several_bounded_packs(tmp_path: Path) -> Non
     assert list(reader.iterate(root)) == items
     assert [reader.check_node(nid) for nid in walked] == [None] * len(walked)
     kv.close()
+
+
+def test_build_packs_stay_below_the_direct_write_threshold(tmp_path: Path) -> None:
+    # Nodes are read back at random: their packs must stay in the page cache, so none
+    # may grow past the size where the local store writes with O_DIRECT.
+    block, kv = LocalBlockStore(tmp_path / "blocks"), SQLiteKV(tmp_path / "meta.db")
+    namespace = "local://lake/repo-1"
+    tree = Tree(PackedNodeStore(block, kv, namespace, NodeCache()))
+    root = tree.build(lake_items(60_000))
+    sizes = [stat.size for stat in block.list_prefix(f"{namespace}/_lakever/packs/")]
+    assert len(sizes) > 1
+    assert sum(sizes) > DIRECT_AFTER
+    assert max(sizes) <= DIRECT_AFTER
+    assert tree.count(root) == 60_000
 
 
 def test_each_apply_writes_one_pack_holding_only_the_rewritten_nodes() -> None:
