@@ -10,6 +10,7 @@ import hashlib
 import mmap
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,3 +202,24 @@ def test_multipart_parts_in_slots_hold_their_bytes(local: LocalBlockStore, slot:
         listed.append((number, result.md5))
     local.complete_multipart("local://ns/m", upload, sorted(listed))
     assert (local.root / "ns" / "m").read_bytes() == b"".join(parts)
+
+
+def test_concurrent_large_writes_each_keep_their_own_bytes(local: LocalBlockStore) -> None:
+    blobs = [os.urandom(DIRECT_AFTER + 2 * DIRECT_BLOCK + n * 1000) for n in range(6)]
+    errors: list[BaseException] = []
+
+    def put(n: int) -> None:
+        try:
+            result = local.put(f"local://ns/{n}", _chunked(blobs[n], 300_000))
+            assert result.md5 == hashlib.md5(blobs[n]).hexdigest()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(len(blobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    for n, blob in enumerate(blobs):
+        assert (local.root / "ns" / str(n)).read_bytes() == blob
