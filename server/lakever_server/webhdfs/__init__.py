@@ -10,18 +10,18 @@ Modules: ``namespace`` (a filesystem view with implied directories), ``operation
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from lakever_server.webhdfs.errors import INTERNAL, remote_exception
 from lakever_server.webhdfs.namespace import Namespace, parse_location
-from lakever_server.webhdfs.oauth import TOKEN_PATH, bearer_user, token_endpoint
+from lakever_server.webhdfs.oauth import TOKEN_PATH, Caller, bearer_user, token_endpoint
 from lakever_server.webhdfs.operations import WebHdfsRequest, choose
 
 PREFIX = "/webhdfs/v1"
@@ -37,12 +37,19 @@ def create_webhdfs_app(services: Any) -> Starlette:
         return await token_endpoint(request, services)
 
     async def operation(request: Request) -> Response:
+        caller = Caller(partial(bearer_user, request, services))
         try:
-            user = await run_in_threadpool(bearer_user, request, services)
-            path = unquote(request.scope["path"][len(PREFIX) :]) or "/"
-            params = dict(request.query_params)
-            webhdfs_request = WebHdfsRequest(request, namespace, parse_location(path), user, params)
-            return await choose(request.method, params.get("op", ""))(webhdfs_request)
+            try:
+                path = unquote(request.scope["path"][len(PREFIX) :]) or "/"
+                params = dict(request.query_params)
+                location = parse_location(path)
+                webhdfs_request = WebHdfsRequest(request, namespace, location, caller, params)
+                response = await choose(request.method, params.get("op", ""))(webhdfs_request)
+            finally:
+                # Most operations authenticated in their first worker-thread call; the
+                # others (and any that failed first) do it here: no unauthenticated answer.
+                await caller.authenticate()
+            return response
         except Exception as exc:
             response = remote_exception(exc)
             if response.status_code == INTERNAL.status:

@@ -273,13 +273,8 @@ class Namespace:
             target = target.child(source.path.rsplit("/", 1)[-1])
             if self._entry(target) is not None or self._has_children(target):
                 return False
-        else:
-            parent = Location(target.repository, target.ref, target.path.rpartition("/")[0])
-            try:
-                if not self.status(parent).is_dir:
-                    return False
-            except errors.NotFound:
-                return False
+        elif not self._parent_is_directory(source, target):
+            return False
         if target.path == source.path or target.path.startswith(source.dir_prefix):
             return False
         if not source_status.is_dir:
@@ -291,6 +286,22 @@ class Namespace:
         ]
         self._move(source, moves)
         return True
+
+    def _parent_is_directory(self, source: Location, target: Location) -> bool:
+        """Whether ``target``'s parent is a directory, ``source`` being known to exist.
+
+        A parent that is also an ancestor of ``source`` (the usual case: an output
+        committer renames up the tree) has something below it, so it is a directory
+        unless an object has its exact name, which one point lookup answers. Listing it
+        instead would read the start of a directory as large as the job's output.
+        """
+        parent = Location(target.repository, target.ref, target.path.rpartition("/")[0])
+        if source.path.startswith(parent.dir_prefix):
+            return not parent.path or self._entry(parent) is None
+        try:
+            return self.status(parent).is_dir
+        except errors.NotFound:
+            return False
 
     def _move(self, loc: Location, moves: list[tuple[str, str]]) -> None:
         for old, new in moves:

@@ -21,6 +21,7 @@ from lakever_server.catalog.models import Entry
 from lakever_server.gateway.context import run_with_request_body
 from lakever_server.webhdfs.errors import ILLEGAL_ARGUMENT, WebHdfsError
 from lakever_server.webhdfs.namespace import FileStatus, Location, Namespace, parse_location
+from lakever_server.webhdfs.oauth import Caller
 from lakever_server.webhdfs.responses import HadoopJSONResponse
 from lakever_server.zerocopy.response import BlobResponse
 
@@ -33,8 +34,16 @@ class WebHdfsRequest:
     http: Request
     namespace: Namespace
     location: Location
-    user: str
+    caller: Caller
     params: dict[str, str]
+
+    @property
+    def user(self) -> str:
+        return self.caller.user
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn`` in a worker thread, after (and in the same hop as) authentication."""
+        return await self.caller.call(fn, *args, **kwargs)
 
     def flag(self, name: str, default: bool = False) -> bool:
         value = self.params.get(name)
@@ -72,12 +81,6 @@ def boolean(value: bool) -> HadoopJSONResponse:
     return HadoopJSONResponse({"boolean": value})
 
 
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args, **kwargs)
-
-
 def redirect(request: WebHdfsRequest) -> Response:
     """Step one of a two-step operation: point the client at the data URL."""
     url = str(request.http.url)
@@ -89,18 +92,18 @@ def redirect(request: WebHdfsRequest) -> Response:
 
 # -- GET --------------------------------------------------------------------------------
 async def get_file_status(request: WebHdfsRequest) -> Response:
-    status = await call(request.namespace.status, request.location)
+    status = await request.call(request.namespace.status, request.location)
     return HadoopJSONResponse({"FileStatus": file_status_json(status, request.user)})
 
 
 async def list_status(request: WebHdfsRequest) -> Response:
-    listed, _ = await call(request.namespace.list_children, request.location)
+    listed, _ = await request.call(request.namespace.list_children, request.location)
     statuses = [file_status_json(s, request.user) for s in listed]
     return HadoopJSONResponse({"FileStatuses": {"FileStatus": statuses}})
 
 
 async def list_status_batch(request: WebHdfsRequest) -> Response:
-    listed, more = await call(
+    listed, more = await request.call(
         request.namespace.list_children,
         request.location,
         start_after=request.params.get("startAfter", ""),
@@ -121,7 +124,7 @@ async def open_file(request: WebHdfsRequest) -> Response:
     if not request.flag("data"):
         return redirect(request)
     loc = request.location
-    entry: Entry = await call(
+    entry: Entry = await request.call(
         request.namespace.catalog.get_entry, loc.repository, loc.ref, loc.path
     )
     offset = request.integer("offset", 0) or 0
@@ -132,7 +135,7 @@ async def open_file(request: WebHdfsRequest) -> Response:
     headers = {"Content-Length": str(end - offset)}
     if end == offset:
         return Response(b"", media_type="application/octet-stream", headers=headers)
-    stream: Iterator[bytes] = await call(
+    stream: Iterator[bytes] = await request.call(
         request.namespace.catalog.open_entry, entry, start=offset, end=end
     )
     return BlobResponse(stream, media_type="application/octet-stream", headers=headers)
@@ -145,7 +148,7 @@ async def get_file_checksum(request: WebHdfsRequest) -> Response:
     if not request.flag("data"):
         return redirect(request)
     loc = request.location
-    entry: Entry = await call(
+    entry: Entry = await request.call(
         request.namespace.catalog.get_entry, loc.repository, loc.ref, loc.path
     )
     digest = hashlib.md5(entry.checksum.encode()).digest()
@@ -162,11 +165,12 @@ async def get_file_checksum(request: WebHdfsRequest) -> Response:
 
 
 async def get_home_directory(request: WebHdfsRequest) -> Response:
-    return HadoopJSONResponse({"Path": f"/user/{request.user}"})
+    user = await request.caller.authenticate()
+    return HadoopJSONResponse({"Path": f"/user/{user}"})
 
 
 async def get_content_summary(request: WebHdfsRequest) -> Response:
-    directories, files, length = await call(request.namespace.summary, request.location)
+    directories, files, length = await request.call(request.namespace.summary, request.location)
     return HadoopJSONResponse(
         {
             "ContentSummary": {
@@ -184,7 +188,7 @@ async def get_content_summary(request: WebHdfsRequest) -> Response:
 
 async def get_file_block_locations(request: WebHdfsRequest) -> Response:
     """One block per object, "hosted" by this server, so split planning works."""
-    status: FileStatus = await call(request.namespace.status, request.location)
+    status: FileStatus = await request.call(request.namespace.status, request.location)
     host = request.http.url.hostname or "localhost"
     port = request.http.url.port or 80
     locations = []
@@ -224,11 +228,12 @@ async def get_server_defaults(request: WebHdfsRequest) -> Response:
 
 
 async def get_trash_root(request: WebHdfsRequest) -> Response:
-    return HadoopJSONResponse({"Path": f"/user/{request.user}/.Trash"})
+    user = await request.caller.authenticate()
+    return HadoopJSONResponse({"Path": f"/user/{user}/.Trash"})
 
 
 async def get_acl_status(request: WebHdfsRequest) -> Response:
-    status: FileStatus = await call(request.namespace.status, request.location)
+    status: FileStatus = await request.call(request.namespace.status, request.location)
     permission = "755" if status.is_dir else "644"
     return HadoopJSONResponse(
         {
@@ -244,7 +249,7 @@ async def get_acl_status(request: WebHdfsRequest) -> Response:
 
 
 async def check_access(request: WebHdfsRequest) -> Response:
-    await call(request.namespace.status, request.location)
+    await request.call(request.namespace.status, request.location)
     return Response(status_code=200)
 
 
@@ -257,6 +262,7 @@ async def create(request: WebHdfsRequest) -> Response:
     if not request.flag("data"):
         return redirect(request)
     overwrite = request.flag("overwrite")
+    await request.caller.authenticate()  # before any of the body is read
 
     def write(body: Iterator[bytes]) -> Entry:
         return request.namespace.create(request.location, body, overwrite=overwrite)
@@ -269,6 +275,7 @@ async def create(request: WebHdfsRequest) -> Response:
 async def append(request: WebHdfsRequest) -> Response:
     if not request.flag("data"):
         return redirect(request)
+    await request.caller.authenticate()  # before any of the body is read
 
     def write(body: Iterator[bytes]) -> Entry:
         return request.namespace.append(request.location, body)
@@ -278,7 +285,7 @@ async def append(request: WebHdfsRequest) -> Response:
 
 
 async def mkdirs(request: WebHdfsRequest) -> Response:
-    await call(request.namespace.mkdirs, request.location)
+    await request.call(request.namespace.mkdirs, request.location)
     return boolean(True)
 
 
@@ -287,17 +294,18 @@ async def rename(request: WebHdfsRequest) -> Response:
     if not destination:
         raise errors.InvalidValue("RENAME needs a destination")
     target = parse_location(destination)
-    return boolean(await call(request.namespace.rename, request.location, target))
+    return boolean(await request.call(request.namespace.rename, request.location, target))
 
 
 async def delete(request: WebHdfsRequest) -> Response:
     recursive = request.flag("recursive")
-    return boolean(await call(request.namespace.delete, request.location, recursive=recursive))
+    deleted = await request.call(request.namespace.delete, request.location, recursive=recursive)
+    return boolean(deleted)
 
 
 async def accept_unchanged(request: WebHdfsRequest) -> Response:
     """Permissions, owners, times and replication do not apply to objects: accepted."""
-    await call(request.namespace.status, request.location)
+    await request.call(request.namespace.status, request.location)
     if request.params.get("op", "").upper() == "SETREPLICATION":
         return boolean(True)
     return Response(status_code=200)

@@ -203,3 +203,64 @@ def test_unknown_operations_are_illegal_arguments(fs: WebHdfs, repo: str) -> Non
     response: Any = fs.call("GET", f"/{repo}/main", "GETSNAPSHOTDIFF")
     assert remote_exception(response) == (400, "java.lang.IllegalArgumentException")
     assert "Invalid value for webhdfs parameter" in response.json()["RemoteException"]["message"]
+
+
+def test_renames_up_the_tree_check_the_parent_as_hdfs_does(fs: WebHdfs, repo: str) -> None:
+    # An output committer's move: the target's parent is an ancestor of the source.
+    fs.create(f"/{repo}/main/out/_temporary/0/task/part-0", b"p")
+    moved = fs.json(
+        "PUT",
+        f"/{repo}/main/out/_temporary/0/task/part-0",
+        "RENAME",
+        destination=f"/{repo}/main/out/part-0",
+    )
+    assert moved == {"boolean": True}
+    assert fs.open(f"/{repo}/main/out/part-0").content == b"p"
+    # Up to the root of the branch.
+    to_root = fs.json("PUT", f"/{repo}/main/out/part-0", "RENAME", destination=f"/{repo}/main/top")
+    assert to_root == {"boolean": True}
+    assert fs.open(f"/{repo}/main/top").content == b"p"
+    # An ancestor that is also a file (an object store allows "f" and "f/x") is no parent.
+    fs.create(f"/{repo}/main/f", b"file")
+    fs.create(f"/{repo}/main/f/deep/x", b"x")
+    refused = fs.json("PUT", f"/{repo}/main/f/deep/x", "RENAME", destination=f"/{repo}/main/f/x")
+    assert refused == {"boolean": False}
+    assert fs.open(f"/{repo}/main/f/deep/x").content == b"x"
+    assert fs.call("GET", f"/{repo}/main/f/x", "GETFILESTATUS").status_code == 404
+    # A parent elsewhere is still looked up: missing is false, a directory is fine.
+    elsewhere = fs.json("PUT", f"/{repo}/main/top", "RENAME", destination=f"/{repo}/main/no/x")
+    assert elsewhere == {"boolean": False}
+    fs.json("PUT", f"/{repo}/main/there", "MKDIRS")
+    there = fs.json("PUT", f"/{repo}/main/top", "RENAME", destination=f"/{repo}/main/there/x")
+    assert there == {"boolean": True}
+
+
+def test_every_operation_refuses_anonymous_callers_first(
+    server: RunningServer, fs: WebHdfs, repo: str
+) -> None:
+    anonymous = WebHdfs(server, None)
+    calls = [
+        ("GET", f"/{repo}/main", "GETHOMEDIRECTORY", {}),
+        ("GET", f"/{repo}/main", "GETSERVERDEFAULTS", {}),
+        ("GET", f"/{repo}/main", "GETXATTRS", {}),
+        ("GET", f"/{repo}/main", "GETSNAPSHOTDIFF", {}),  # unknown: still 401 first
+        ("GET", f"/{repo}/main/../x", "GETFILESTATUS", {}),  # bad path: still 401 first
+        ("GET", f"/{repo}/main/x", "OPEN", {"offset": "nope", "data": "true"}),
+        ("PUT", f"/{repo}/main/new.bin", "CREATE", {}),  # the redirect step
+        ("PUT", f"/{repo}/main/x", "RENAME", {}),  # no destination
+        ("PUT", f"/{repo}/main/dir", "MKDIRS", {}),
+        ("DELETE", f"/{repo}/main/new.bin", "DELETE", {}),
+    ]
+    for method, path, op, params in calls:
+        response = anonymous.call(method, path, op, **params)
+        assert remote_exception(response) == (401, "java.lang.SecurityException"), (op, path)
+    # The data step of a write is refused too, and nothing is written.
+    url = f"/{repo}/main/new.bin?op=CREATE&data=true&overwrite=true"
+    body = anonymous.http.put(url, content=b"x" * (1 << 20))
+    assert body.status_code == 401
+    assert fs.call("GET", f"/{repo}/main/new.bin", "GETFILESTATUS").status_code == 404
+    assert fs.call("GET", f"/{repo}/main/dir", "GETFILESTATUS").status_code == 404
+    # Authenticated, the same calls answer as before.
+    home = fs.json("GET", f"/{repo}/main", "GETHOMEDIRECTORY")["Path"]
+    assert home.startswith("/user/")
+    assert len(home) > len("/user/")
