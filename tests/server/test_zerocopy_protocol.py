@@ -9,6 +9,7 @@ h11, so framing, keep-alive and disconnects are checked on the wire.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import socket
@@ -505,3 +506,129 @@ def test_a_file_shorter_than_its_count_closes_the_connection(
         assert "shorter" in app.outcomes[0]
 
     run(scenario())
+
+
+@dataclass
+class EchoApp:
+    """Answers a request with the digest and size of its body, and records the sizes of
+    the ``http.request`` messages it received."""
+
+    messages: list[tuple[int, bool]] = field(default_factory=list)
+    ends: list[str] = field(default_factory=list)
+    delay: float = 0.0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        digest, size = hashlib.sha256(), 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.ends.append("disconnect")
+                return
+            assert type(message["body"]) is bytes
+            self.messages.append((len(message["body"]), message["more_body"]))
+            digest.update(message["body"])
+            size += len(message["body"])
+            if self.delay:
+                await asyncio.sleep(self.delay)  # a slow consumer: the socket backs up
+            if not message["more_body"]:
+                break
+        self.ends.append("complete")
+        body = f"{size} {digest.hexdigest()}".encode()
+        start = {"type": "http.response.start", "status": 200}
+        await send({**start, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_a_request_body_sent_in_many_pieces_arrives_whole_and_in_order(
+    run: Callable[[Awaitable[None]], None],
+) -> None:
+    payload = os.urandom(12 * 1024 * 1024 + 77)
+    app = EchoApp(delay=0.002)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            headers = [("host", "test"), ("content-length", str(len(payload)))]
+            put = h11.Request(method="PUT", target="/x", headers=headers)
+            client.writer.write(client.http.send(put))
+            for at in range(0, len(payload), 50_000):  # odd-sized writes
+                client.writer.write(client.http.send(h11.Data(data=payload[at : at + 50_000])))
+                await client.writer.drain()
+            client.writer.write(client.http.send(h11.EndOfMessage()))
+            response, body = await client.response()
+            # The connection stays usable for the next request.
+            await client.request("/again", method="POST")
+            second, empty_digest = await client.response()
+            await client.close()
+        assert response.status_code == 200
+        assert body == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
+        assert second.status_code == 200
+        assert empty_digest == f"0 {hashlib.sha256(b'').hexdigest()}".encode()
+
+    run(scenario())
+    first = app.messages[:-1]
+    assert sum(size for size, _ in first) == len(payload)
+    assert [more for _, more in first] == [True] * (len(first) - 1) + [False]
+    # Bounded: never much more than the high-water mark handed over at once.
+    assert max(size for size, _ in first) <= protocol.BODY_HIGH_WATER + 512 * 1024
+    # ... and read ahead well past uvicorn's own 64 KiB while the app was busy.
+    assert max(size for size, _ in first) > 320 * 1024
+    assert app.ends == ["complete", "complete"]
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_read(
+    run: Callable[[Awaitable[None]], None],
+) -> None:
+    payload = os.urandom(300_000)
+    app = EchoApp()
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            head = (
+                "PUT /x HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\n"
+                f"content-length: {len(payload)}\r\n\r\n"
+            )
+            client.writer.write(head.encode())
+            await client.writer.drain()
+            interim = await client.reader.readuntil(b"\r\n\r\n")
+            assert interim.startswith(b"HTTP/1.1 100")
+            client.writer.write(payload)
+            await client.writer.drain()
+            response, body = await client.response()
+            await client.close()
+        assert response.status_code == 200
+        assert body == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
+
+    run(scenario())
+
+
+def test_a_client_leaving_mid_upload_gives_the_app_a_disconnect(
+    run: Callable[[Awaitable[None]], None],
+) -> None:
+    app = EchoApp()
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            head = "PUT /x HTTP/1.1\r\nhost: test\r\ncontent-length: 10000000\r\n\r\n"
+            client.writer.write(head.encode() + os.urandom(2_000_000))
+            await client.writer.drain()
+            deadline = asyncio.get_running_loop().time() + 10
+            while not app.messages and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            client.abort()
+            while not app.ends and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            # The server serves the next connection.
+            other = await Client.connect(port)
+            await other.request("/next", method="POST")
+            response, _ = await other.response()
+            await other.close()
+        assert response.status_code == 200
+
+    run(scenario())
+    assert app.ends[0] == "disconnect"
+    assert 0 < sum(size for size, _ in app.messages[:-1]) < 10_000_000

@@ -46,6 +46,14 @@ How it sits in uvicorn (pinned to the uvicorn in ``requirements/dev.lock``; the 
   raises.
 - HEAD responses send no body (uvicorn's rule); a chunked response (no
   ``Content-Length``) gets the range read and framed through the normal body path.
+
+The same cycle also receives request bodies without copying them: uvicorn appends each
+piece the parser hands over to a ``bytearray`` and copies that again into the
+``http.request`` message, and stops reading the socket past 64 KiB. Here the pieces are
+kept as they came and handed on as they are (joined only when several wait), and the
+socket is read on until ``BODY_HIGH_WATER`` bytes wait, so a large upload costs the
+event loop one wake-up per few hundred KiB and no copy of its own. The messages are the
+same: the body bytes in order, ``more_body``, ``http.disconnect``.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, cast
 
-from uvicorn._types import ASGISendEvent
+from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.utils import is_ssl
 
@@ -69,6 +77,9 @@ MAX_SEND = 0x7FFFF000
 """The most Linux sends in one ``sendfile`` call."""
 FALLBACK_PIECE = 1024 * 1024
 """The piece size of a zero-copy message sent chunked (read, then framed)."""
+
+BODY_HIGH_WATER = 1024 * 1024
+"""Request body bytes waiting for the application before the socket stops being read."""
 
 PROBE_SPAN = 4 * 1024 * 1024
 """How far into a range the page cache is probed before sending it on the loop (about
@@ -126,6 +137,20 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
             cycle.__class__ = ZeroCopyCycle
             cast(ZeroCopyCycle, cycle).attach(self.socket_fd)
 
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if type(cycle) is not ZeroCopyCycle:
+            super().on_body(body)
+            return
+        # As uvicorn's, keeping the pieces instead of copying them into one buffer.
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        cycle.pieces.append(body)
+        cycle.waiting += len(body)
+        if cycle.waiting > BODY_HIGH_WATER:
+            self.flow.pause_reading()
+        cycle.message_event.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
         cycle = self.cycle
         super().connection_lost(exc)
@@ -142,10 +167,30 @@ class ZeroCopyCycle(RequestResponseCycle):
 
     socket_fd: int
     waiter: asyncio.Future[None] | None
+    pieces: list[bytes]
+    waiting: int
 
     def attach(self, socket_fd: int) -> None:
         self.socket_fd = socket_fd
         self.waiter = None
+        self.pieces = []
+        self.waiting = 0
+
+    async def receive(self) -> ASGIReceiveEvent:
+        # uvicorn's receive, handing on the pieces ``on_body`` kept.
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        pieces = self.pieces
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.pieces, self.waiting = [], 0
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
 
     def wake(self) -> None:
         """Wake a pending wait for the socket (the connection was lost)."""
