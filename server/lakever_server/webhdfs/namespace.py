@@ -93,8 +93,12 @@ class Namespace:
         return entry
 
     def _has_children(self, loc: Location) -> bool:
+        # Delimited: a page of one reads on to a second visible key (to tell whether
+        # more remain), and a delimited listing reaches it past the first child folder in
+        # one seek instead of stepping over every deletion staged inside that folder (a
+        # committer's moves out of ``_temporary/`` leave one per file).
         page: Page[Entry | CommonPrefix] = self.catalog.list_entries(
-            loc.repository, loc.ref, prefix=loc.dir_prefix, amount=1
+            loc.repository, loc.ref, prefix=loc.dir_prefix, delimiter="/", amount=1
         )
         return bool(page.results)
 

@@ -264,3 +264,20 @@ def test_every_operation_refuses_anonymous_callers_first(
     home = fs.json("GET", f"/{repo}/main", "GETHOMEDIRECTORY")["Path"]
     assert home.startswith("/user/")
     assert len(home) > len("/user/")
+
+
+def test_a_directory_exists_while_anything_visible_lies_below_it(fs: WebHdfs, repo: str) -> None:
+    # Moves out of a subfolder leave staged deletions under the directory's prefix.
+    for i in range(5):
+        fs.create(f"/{repo}/main/d/_t/{i}/part", b"p")
+    fs.create(f"/{repo}/main/d/z", b"z")
+    for i in range(5):
+        fs.json("PUT", f"/{repo}/main/d/_t/{i}/part", "RENAME", destination=f"/{repo}/main/p{i}")
+    status = fs.json("GET", f"/{repo}/main/d", "GETFILESTATUS")["FileStatus"]
+    assert status["type"] == "DIRECTORY"
+    assert fs.call("GET", f"/{repo}/main/d/_t", "GETFILESTATUS").status_code == 404
+    fs.json("PUT", f"/{repo}/main/d/z", "RENAME", destination=f"/{repo}/main/z")
+    assert fs.call("GET", f"/{repo}/main/d", "GETFILESTATUS").status_code == 404
+    fs.create(f"/{repo}/main/d/deep/er/x", b"x")
+    status = fs.json("GET", f"/{repo}/main/d", "GETFILESTATUS")["FileStatus"]
+    assert status["type"] == "DIRECTORY"
