@@ -43,11 +43,16 @@ def _kind(before: bytes | None, after: bytes | None) -> str:
     return "changed"
 
 
-def _diff(tree: Tree, left: str, right: str) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
-    """``(key, left, right)`` for keys whose identities differ (mtime-only changes skip)."""
+def _diff(
+    tree: Tree, left: str, right: str, skipped: list[int] | None = None
+) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
+    """``(key, left, right)`` for keys whose identities differ (mtime-only changes skip;
+    ``skipped[0]`` counts them when given)."""
     for change in tree.diff(left, right):
         if value_identity(change.left) != value_identity(change.right):
             yield change.key, change.left, change.right
+        elif skipped is not None:
+            skipped[0] += 1
 
 
 def _reason(source: str, destination: str) -> str:
@@ -66,6 +71,9 @@ class MergePlan:
     changes: list[Change] = field(default_factory=list)
     summary: dict[str, int] = field(default_factory=dict)
     conflicts: list[ConflictingPath] = field(default_factory=list)
+    source_whole: bool = False
+    """Every difference of the source from the base is in ``changes`` (none was an
+    mtime-only change left out), so applied to the base they give the source's tree."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,8 @@ def plan_merge(
     """
     plan = MergePlan(summary={"added": 0, "removed": 0, "changed": 0, "conflict": 0})
     changes, conflicts, summary = plan.changes, plan.conflicts, plan.summary
-    src_iter, dst_iter = _diff(tree, base, source), _diff(tree, base, destination)
+    skipped = [0]
+    src_iter, dst_iter = _diff(tree, base, source, skipped), _diff(tree, base, destination)
     src, dst = next(src_iter, None), next(dst_iter, None)
     while src is not None:
         if dst is not None and dst[0] < src[0]:
@@ -126,6 +135,7 @@ def plan_merge(
                     )
                 )
         src = next(src_iter, None)
+    plan.source_whole = skipped[0] == 0 and summary["conflict"] == 0
     return plan
 
 
@@ -141,5 +151,10 @@ def three_way_merge(
     if plan.conflicts:
         raise MergeConflict(plan.conflicts)
     changes = plan.changes
+    if changes and destination == base and plan.source_whole:
+        # The destination has not moved since the base (a run branch merged back into
+        # an unchanged main): the merged content is the source's, and since a tree's
+        # shape depends only on its content, so is its root. Nothing to rewrite.
+        return MergeOutcome(root=source, summary=plan.summary)
     root = tree.apply(destination, iter(changes)) if changes else destination
     return MergeOutcome(root=root, summary=plan.summary)

@@ -208,3 +208,36 @@ def test_content_is_never_rewritten_by_branch_commit_merge_or_revert(
         assert entry.physical_address == written.physical_address
         assert entry.checksum == written.checksum
     assert read(catalog, repo, "main", "data.csv") == b"a,b\n1,2\n"
+
+
+def test_merge_into_an_unmoved_destination_takes_the_source_tree_as_is(
+    catalog: Catalog, repo: str
+) -> None:
+    commit_files(catalog, repo, "main", {"keep": "1", "edit": "1", "drop": "1"})
+    catalog.create_branch(repo, "run", "main")
+    source = commit_files(catalog, repo, "run", {"edit": "2", "drop": "", "new": "1"})
+    namespace = catalog.graveler.get_repository(repo).storage_namespace
+    packs = f"{namespace.rstrip('/')}/_lakever/packs/"
+    written = len(list(catalog.block.list_prefix(packs)))
+    result = catalog.merge(repo, "run", "main", "me")
+    merged = catalog.get_commit(repo, result.reference)
+    # main had not moved since the fork: the merged tree is the run's, rewritten nowhere.
+    assert merged.meta_range_id == catalog.get_commit(repo, source).meta_range_id
+    assert len(list(catalog.block.list_prefix(packs))) == written
+    assert paths(catalog, repo, "main") == ["edit", "keep", "new"]
+    assert read(catalog, repo, "main", "edit") == b"2"
+    assert list(merged.parents) == [catalog.get_commit(repo, "main~1").id, source]
+
+
+def test_merge_into_a_moved_destination_still_applies_both_sides(
+    catalog: Catalog, repo: str
+) -> None:
+    commit_files(catalog, repo, "main", {"keep": "1", "edit": "1"})
+    catalog.create_branch(repo, "run", "main")
+    source = commit_files(catalog, repo, "run", {"edit": "2"})
+    commit_files(catalog, repo, "main", {"other": "1"})
+    result = catalog.merge(repo, "run", "main", "me")
+    merged = catalog.get_commit(repo, result.reference)
+    assert merged.meta_range_id != catalog.get_commit(repo, source).meta_range_id
+    assert paths(catalog, repo, "main") == ["edit", "keep", "other"]
+    assert read(catalog, repo, "main", "edit") == b"2"
