@@ -243,35 +243,6 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
         handover.close(ClientDisconnect())
 
 
-async def read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """The chunks of a blocking iterator (a blob being read), each next one read in a
-    worker thread while the current one is sent.
-
-    Streaming a blocking iterator otherwise alternates: read a chunk, send it and wait
-    for the socket to drain, read the next; the disk and the network each wait half the
-    time.
-    """
-    loop = asyncio.get_running_loop()
-    iterator = iter(chunks)
-
-    def step() -> bytes | None:
-        return next(iterator, None)
-
-    # In the thread pool (and under the limit) that serves every other blocking call.
-    pending = loop.create_task(anyio.to_thread.run_sync(step))
-    try:
-        while (chunk := await pending) is not None:
-            pending = loop.create_task(anyio.to_thread.run_sync(step))
-            yield chunk
-    finally:
-        # The client went away (or the body ended): let the read in flight finish before
-        # closing the iterator, which a running thread would refuse.
-        await asyncio.wait({pending})
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
-
-
 async def drain(stream: AsyncIterator[bytes]) -> None:
     """Consume a body nobody reads, so the connection can be reused."""
     async for _ in stream:

@@ -17,9 +17,11 @@ are decided before the response is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+import anyio.to_thread
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -38,6 +40,35 @@ class FileRange(Protocol):
     def fileno(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+async def read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks of a blocking iterator (a blob being read), each next one read in a
+    worker thread while the current one is sent.
+
+    Streaming a blocking iterator otherwise alternates: read a chunk, send it and wait
+    for the socket to drain, read the next; the disk and the network each wait half the
+    time.
+    """
+    loop = asyncio.get_running_loop()
+    iterator = iter(chunks)
+
+    def step() -> bytes | None:
+        return next(iterator, None)
+
+    # In the thread pool (and under the limit) that serves every other blocking call.
+    pending = loop.create_task(anyio.to_thread.run_sync(step))
+    try:
+        while (chunk := await pending) is not None:
+            pending = loop.create_task(anyio.to_thread.run_sync(step))
+            yield chunk
+    finally:
+        # The client went away (or the body ended): let the read in flight finish before
+        # closing the iterator, which a running thread would refuse.
+        await asyncio.wait({pending})
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 def can_send_zero_copy(scope: Scope, chunks: Iterator[bytes]) -> bool:
@@ -69,9 +100,6 @@ class BlobResponse(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks = self.chunks
         if not isinstance(chunks, FileRange) or not can_send_zero_copy(scope, chunks):
-            # Imported here: the gateway package imports this module while it loads.
-            from lakever_server.gateway.context import read_ahead
-
             self.body_iterator = read_ahead(chunks)
             await super().__call__(scope, receive, send)
             return

@@ -10,7 +10,8 @@ import pytest
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
-from lakever_server.gateway.context import read_ahead, run_with_request_body
+from lakever_server.gateway.context import run_with_request_body
+from lakever_server.zerocopy.response import read_ahead
 
 
 def request_with_body(parts: list[bytes], *, disconnect: bool = False) -> Request:
