@@ -99,6 +99,19 @@ def not_modified(if_none_match: str | None, entry: Entry) -> bool:
     return "*" in tags or entry.checksum in tags
 
 
+def _span(entry: Entry, range_header: str | None, headers: Headers) -> tuple[int, int, int]:
+    """Status, start and end of the bytes a read answers (206 for a ``Range``), with
+    ``Content-Range`` and ``Content-Length`` appended to ``headers``."""
+    if range_header is None:
+        status, start, end = 200, 0, entry.size_bytes
+    else:
+        start, end = parse_range(range_header, entry.size_bytes)
+        status = 206
+        headers.append((b"content-range", f"bytes {start}-{end - 1}/{entry.size_bytes}".encode()))
+    headers.append((b"content-length", b"%d" % (end - start)))
+    return status, start, end
+
+
 def get_reply(
     catalog: CatalogService,
     repository: str,
@@ -112,12 +125,7 @@ def get_reply(
     headers = object_headers(entry)
     if not_modified(if_none_match, entry):
         return ObjectReply(304, headers)
-    status, start, end = 200, 0, entry.size_bytes
-    if range_header is not None:
-        start, end = parse_range(range_header, entry.size_bytes)
-        status = 206
-        headers.append((b"content-range", f"bytes {start}-{end - 1}/{entry.size_bytes}".encode()))
-    headers.append((b"content-length", b"%d" % (end - start)))
+    status, start, end = _span(entry, range_header, headers)
     if end - start <= SMALL_OBJECT:
         content = b"".join(catalog.open_entry(entry, start=start, end=end))
         return ObjectReply(status, headers, content)
@@ -129,12 +137,7 @@ def head_reply(
 ) -> ObjectReply:
     entry = catalog.get_entry(repository, ref, check_path(path))
     headers = object_headers(entry)
-    length, status = entry.size_bytes, 200
-    if range_header is not None:
-        start, end = parse_range(range_header, entry.size_bytes)
-        headers.append((b"content-range", f"bytes {start}-{end - 1}/{entry.size_bytes}".encode()))
-        length, status = end - start, 206
-    headers.append((b"content-length", b"%d" % length))
+    status, _, _ = _span(entry, range_header, headers)
     return ObjectReply(status, headers)
 
 
