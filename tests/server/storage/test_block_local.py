@@ -304,3 +304,31 @@ def test_a_large_buffered_write_starts_its_writeback_while_it_is_written(
     assert b"".join(local.get("local://ns/big")) == block * (
         2 * module.WRITEBACK_STEP // len(block) + 3
     )
+
+
+def test_an_undigested_put_is_durable_and_atomic_without_an_md5(
+    local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakever_server.storage.block import local as local_module
+    from lakever_server.storage.block.base import UndigestedPutStore
+
+    assert isinstance(local, UndigestedPutStore)
+    assert not isinstance(MemoryBlockStore(), UndigestedPutStore)
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    def no_md5(*args: object) -> object:
+        raise AssertionError("an undigested put computed an MD5")
+
+    monkeypatch.setattr(local_module.os, "fsync", fsync)
+    monkeypatch.setattr(local_module.hashlib, "md5", no_md5)
+    local.put_undigested("local://ns/_lakever/packs/p1", b"pack bytes")
+    assert (local.root / "ns" / "_lakever" / "packs" / "p1").read_bytes() == b"pack bytes"
+    assert len(synced) == 2  # the file, then its folder (the rename)
+    assert not _temp_files(local.root)
+    with pytest.raises(InvalidValue):
+        local.put_undigested("local://ns/folder/", b"x")

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from lakever_server.storage.block import direct
-from lakever_server.storage.block.direct import ALIGN, DIRECT_AFTER, DIRECT_BLOCK, BlobWriter
+from lakever_server.storage.block.direct import (
+    ALIGN,
+    BUFFERED_PIECE,
+    DIRECT_AFTER,
+    DIRECT_BLOCK,
+    BlobWriter,
+)
 from lakever_server.storage.block.local import TEMP_PREFIX, LocalBlockStore
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT here")
@@ -223,3 +229,52 @@ def test_concurrent_large_writes_each_keep_their_own_bytes(local: LocalBlockStor
     assert errors == []
     for n, blob in enumerate(blobs):
         assert (local.root / "ns" / str(n)).read_bytes() == blob
+
+
+@pytest.mark.parametrize("size", [1, BUFFERED_PIECE - 1, BUFFERED_PIECE + 1, 3 * MIB + 7])
+def test_buffered_writes_go_to_the_kernel_in_bounded_pieces(
+    tmp_path: Path, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write of several MiB handed to one ``pwrite`` makes the kernel take large
+    folios; the writer cuts it into pieces, and the file still holds every byte."""
+    real_pwrite = os.pwrite
+    lengths: list[int] = []
+
+    def pwrite(fd: int, buffer: bytes | memoryview, offset: int) -> int:
+        lengths.append(len(buffer))
+        return real_pwrite(fd, buffer, offset)
+
+    monkeypatch.setattr(direct.os, "pwrite", pwrite)
+    data = os.urandom(size)
+    path = tmp_path / "blob"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        writer = BlobWriter(fd, direct_after=None)
+        writer.write(data)
+        writer.finish()
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data
+    assert max(lengths) <= BUFFERED_PIECE
+    assert len(lengths) == -(-size // BUFFERED_PIECE)
+
+
+def test_the_buffered_fallback_also_writes_bounded_pieces(
+    local: LocalBlockStore, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where ``O_DIRECT`` is refused for an alignment, the rest of the aligned buffer
+    (MiBs) goes buffered: in pieces too."""
+    real_pwrite = os.pwrite
+    buffered: list[int] = []
+
+    def pwrite(fd: int, buffer: bytes | memoryview, offset: int) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "alignment refused")
+        buffered.append(len(buffer))
+        return real_pwrite(fd, buffer, offset)
+
+    monkeypatch.setattr(direct.os, "pwrite", pwrite)
+    result = local.put("local://ns/blob", _chunked(data, 5 * MIB))
+    assert result.md5 == hashlib.md5(data).hexdigest()
+    assert (local.root / "ns" / "blob").read_bytes() == data
+    assert max(buffered) <= BUFFERED_PIECE

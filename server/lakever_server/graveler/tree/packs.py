@@ -27,7 +27,7 @@ from lakever_server.graveler.tree.codec import (
 )
 from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.nodes import checked_decode
-from lakever_server.storage.block.base import BlockStore
+from lakever_server.storage.block.base import BlockStore, UndigestedPutStore
 from lakever_server.storage.kv.base import KVStore
 from lakever_server.storage.pools import SharedPool
 
@@ -376,7 +376,12 @@ class PackedNodeStore:
         pack_id = uuid.uuid4().hex
         blob, where = pack_nodes(nodes)
         try:
-            self.block.put(self.pack_address(pack_id), [blob])  # durable when it returns
+            # Durable when it returns. No MD5 where the store can skip it: a pack's nodes
+            # are checked against their SHA-256 ids when read.
+            if isinstance(self.block, UndigestedPutStore):
+                self.block.put_undigested(self.pack_address(pack_id), blob)
+            else:
+                self.block.put(self.pack_address(pack_id), [blob])
             located = [(nid, Locator(pack_id, offset, length)) for nid, offset, length in where]
             self.kv.write_batch(
                 self.partition, [(nid.encode(), locator.encode()) for nid, locator in located]

@@ -117,6 +117,21 @@ class BatchSyncedStore(Protocol):
         ...
 
 
+@runtime_checkable
+class UndigestedPutStore(Protocol):
+    """Optional: a durable write that computes no MD5.
+
+    ``put`` hashes every byte for the object's checksum. Tree packs carry their own
+    integrity (each node is named by its SHA-256, checked when read) and nobody reads
+    their MD5; on a large scattered commit that MD5 was a tenth of the commit's time.
+    """
+
+    def put_undigested(self, address: str, data: bytes) -> None:
+        """Store ``data`` at ``address`` as ``put`` does (atomically visible, durable
+        when it returns), without computing its MD5."""
+        ...
+
+
 def parse_address(address: str) -> tuple[str, str]:
     """Split ``scheme://rest`` into ``(scheme, rest)``, refusing traversal and NUL.
 

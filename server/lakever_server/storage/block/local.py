@@ -114,6 +114,7 @@ def _write_atomically(
     durable: bool = True,
     make_folder: bool = True,
     direct: bool = True,
+    digest: bool = True,
 ) -> PutResult:
     """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5.
 
@@ -121,13 +122,14 @@ def _write_atomically(
     but survives a power loss only once its file and folder are synced.
     ``make_folder=False`` fails (``FileNotFoundError``) where the folder is gone.
     ``direct=True`` writes the blob with ``O_DIRECT`` past ``DIRECT_AFTER`` bytes.
+    ``digest=False`` computes no MD5 (the result's ``md5`` is empty).
     """
     if make_folder:
         target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-    digest = hashlib.md5()
+    hasher = hashlib.md5() if digest else None
     # MD5 runs on another core while the block is written (both release the GIL).
-    md5 = BackgroundDigests([digest])
+    md5 = BackgroundDigests([] if hasher is None else [hasher])
     writeback = _Writeback() if durable else None
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
@@ -151,7 +153,7 @@ def _write_atomically(
         raise
     if durable:
         _fsync_path(target.parent)
-    return PutResult(size=writer.size, md5=digest.hexdigest())
+    return PutResult(size=writer.size, md5="" if hasher is None else hasher.hexdigest())
 
 
 def _holds(path: str, data: bytes) -> bool:
@@ -601,16 +603,27 @@ class LocalBlockStore:
             raise InvalidValue("a blob address needs a key", field="address")
         return self._write(path, address, chunks)
 
+    def put_undigested(self, address: str, data: bytes) -> None:
+        path = self._path(address)
+        if path == self.root or address.endswith("/"):
+            raise InvalidValue("a blob address needs a key", field="address")
+        self._write(path, address, [data], digest=False)
+
     @staticmethod
     def _write(
-        path: Path, address: str, chunks: Iterable[bytes], *, durable: bool = True
+        path: Path,
+        address: str,
+        chunks: Iterable[bytes],
+        *,
+        durable: bool = True,
+        digest: bool = True,
     ) -> PutResult:
         # Unlike S3, a file system cannot hold both ``a`` and ``a/b``. The catalog never
         # asks for that (it derives unique addresses), so it is a caller error here.
         if path.is_dir():
             raise InvalidValue(f"a folder exists at {address}", field="address")
         try:
-            return _write_atomically(path, chunks, durable=durable)
+            return _write_atomically(path, chunks, durable=durable, digest=digest)
         except (NotADirectoryError, FileExistsError):
             raise InvalidValue(f"a blob is in the way of {address}", field="address") from None
 

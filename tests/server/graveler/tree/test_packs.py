@@ -351,3 +351,24 @@ def test_a_cold_scan_reads_its_leaves_in_growing_batches() -> None:
     assert page == items[20_000:22_000]  # about 30 leaves
     assert kv.gets <= cold.height(root) + 1  # the path down; the leaves come in batches
     assert 2 <= kv.batches <= 8
+
+
+def test_packs_skip_the_md5_where_the_store_can_and_use_put_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = LocalBlockStore(tmp_path / "blocks")
+    calls: list[str] = []
+    monkeypatch.setattr(local, "put", lambda *a, **k: calls.append("put"))
+    real = local.put_undigested
+    monkeypatch.setattr(
+        local, "put_undigested", lambda *a: (calls.append("put_undigested"), real(*a))[1]
+    )
+    namespace = "local://lake/repo-1"
+    items = lake_items(500)
+    root = Tree(PackedNodeStore(local, MemoryKV(), namespace, NodeCache())).build(items)
+    assert calls
+    assert set(calls) == {"put_undigested"}
+    memory = MemoryBlockStore()
+    memory_root = Tree(PackedNodeStore(memory, MemoryKV(), NAMESPACE, NodeCache())).build(items)
+    assert memory_root == root
+    assert packs_of(memory)
