@@ -55,6 +55,10 @@ def test_bench_gateway_prints_every_measure_with_consistent_figures() -> None:
         else:
             # CPU time is counted in clock ticks: 4 MiB may round to 0, never to a minute.
             assert 0 <= float(row["cpu"]) < 60, label
-    # Each read is compared with the raw read of the same cache state.
-    assert rows["s3 get_object (cold)"]["raw"] == rows["raw disk read (cold)"]["mib_s"]
-    assert rows["webhdfs OPEN (warm)"]["raw"] == rows["raw disk read (warm)"]["mib_s"]
+    # Each measure is compared with raw-disk runs made side by side with its own runs
+    # (a baseline of its own, not the raw row's), each of the right kind and cache state.
+    for label, row in rows.items():
+        assert math.isfinite(float(row["raw"])), label
+        assert float(row["raw"]) > 0, label
+    raw_figures = {rows[label]["raw"] for label in rows if not label.startswith("raw disk")}
+    assert len(raw_figures) > 1, output
