@@ -167,6 +167,9 @@ class PackedNodeStore:
         self._pending: dict[str, bytes] = {}
         self._locators: OrderedDict[str, Locator] = OrderedDict()
         self._mine = threading.local()
+        # A pack's nodes are checked against their SHA-256 ids when read: no MD5 of the
+        # pack where the store can skip it.
+        self._undigested = block if isinstance(block, UndigestedPutStore) else None
 
     def __repr__(self) -> str:
         return f"PackedNodeStore({self.namespace!r})"
@@ -376,12 +379,11 @@ class PackedNodeStore:
         pack_id = uuid.uuid4().hex
         blob, where = pack_nodes(nodes)
         try:
-            # Durable when it returns. No MD5 where the store can skip it: a pack's nodes
-            # are checked against their SHA-256 ids when read.
-            if isinstance(self.block, UndigestedPutStore):
-                self.block.put_undigested(self.pack_address(pack_id), blob)
+            address = self.pack_address(pack_id)
+            if self._undigested is not None:  # either is durable when it returns
+                self._undigested.put_undigested(address, blob)
             else:
-                self.block.put(self.pack_address(pack_id), [blob])
+                self.block.put(address, [blob])
             located = [(nid, Locator(pack_id, offset, length)) for nid, offset, length in where]
             self.kv.write_batch(
                 self.partition, [(nid.encode(), locator.encode()) for nid, locator in located]

@@ -598,16 +598,17 @@ class LocalBlockStore:
     # -- blobs -----------------------------------------------------------------------
 
     def put(self, address: str, chunks: Iterable[bytes]) -> PutResult:
-        path = self._path(address)
-        if path == self.root or address.endswith("/"):
-            raise InvalidValue("a blob address needs a key", field="address")
-        return self._write(path, address, chunks)
+        return self._write(self._write_path(address), address, chunks)
 
     def put_undigested(self, address: str, data: bytes) -> None:
+        self._write(self._write_path(address), address, [data], digest=False)
+
+    def _write_path(self, address: str) -> Path:
+        """``_path`` of an address a blob can be written at (one with a key)."""
         path = self._path(address)
         if path == self.root or address.endswith("/"):
             raise InvalidValue("a blob address needs a key", field="address")
-        self._write(path, address, [data], digest=False)
+        return path
 
     @staticmethod
     def _write(
