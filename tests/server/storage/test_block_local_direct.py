@@ -160,13 +160,18 @@ def test_a_file_system_refusing_o_direct_gets_the_same_bytes_buffered(
 def test_a_direct_write_refused_for_its_alignment_goes_on_buffered(
     local: LocalBlockStore, data: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The rest, whole aligned buffers of MiBs, goes to the kernel in bounded pieces."""
     real_pwrite = os.pwrite
     refusals: list[int] = []
+    buffered: list[int] = []
 
     def pwrite(fd: int, buffer: bytes | memoryview, offset: int) -> int:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT and len(refusals) < 1:
-            refusals.append(offset)
-            raise OSError(errno.EINVAL, "Invalid argument")
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            if len(refusals) < 1:
+                refusals.append(offset)
+                raise OSError(errno.EINVAL, "Invalid argument")
+        else:
+            buffered.append(len(buffer))
         return real_pwrite(fd, buffer, offset)
 
     monkeypatch.setattr(os, "pwrite", pwrite)
@@ -176,6 +181,7 @@ def test_a_direct_write_refused_for_its_alignment_goes_on_buffered(
     assert offset <= DIRECT_AFTER
     assert result.md5 == hashlib.md5(data).hexdigest()
     assert (local.root / "ns" / "blob").read_bytes() == data
+    assert max(buffered) <= BUFFERED_PIECE
 
 
 def test_a_large_write_failing_midway_leaves_nothing_and_returns_its_buffer(
@@ -257,24 +263,3 @@ def test_buffered_writes_go_to_the_kernel_in_bounded_pieces(
     assert path.read_bytes() == data
     assert max(lengths) <= BUFFERED_PIECE
     assert len(lengths) == -(-size // BUFFERED_PIECE)
-
-
-def test_the_buffered_fallback_also_writes_bounded_pieces(
-    local: LocalBlockStore, data: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where ``O_DIRECT`` is refused for an alignment, the rest of the aligned buffer
-    (MiBs) goes buffered: in pieces too."""
-    real_pwrite = os.pwrite
-    buffered: list[int] = []
-
-    def pwrite(fd: int, buffer: bytes | memoryview, offset: int) -> int:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-            raise OSError(errno.EINVAL, "alignment refused")
-        buffered.append(len(buffer))
-        return real_pwrite(fd, buffer, offset)
-
-    monkeypatch.setattr(direct.os, "pwrite", pwrite)
-    result = local.put("local://ns/blob", _chunked(data, 5 * MIB))
-    assert result.md5 == hashlib.md5(data).hexdigest()
-    assert (local.root / "ns" / "blob").read_bytes() == data
-    assert max(buffered) <= BUFFERED_PIECE
