@@ -26,11 +26,12 @@ needed), so the bytes come from the disk on both sides; then *warm*, from the pa
 Each measure runs ``--repeat`` times, each run right after a run of its raw-disk
 baseline under the same cache condition, so the two are measured side by side (this
 machine's disk and memory speeds drift by 2-5x within minutes); the table shows the
-medians of both, their ratio, and the server process's CPU seconds per GiB moved (psutil), which
-a busy shared machine does not distort the way it distorts wall time. Below the table: a
-raw write with ``O_DIRECT`` (as the block store writes large blobs; not a baseline), and
-for each write the CPU seconds per GiB of the server's busiest threads in the median run
-(event loop, worker, digests: on two cores the MD5 of the ETag alone is a core's worth).
+medians of both, their ratio, and the server process's CPU seconds per GiB moved
+(psutil), which a busy shared machine does not distort the way it distorts wall time.
+Below the table: a raw write with ``O_DIRECT`` (as the block store writes large blobs;
+not a baseline), and for each write the CPU seconds per GiB of the server's busiest
+threads in the median run (event loop, worker, digests: on two cores the MD5 of the ETag
+alone is a core's worth).
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ def raw_write(source: Path, target: Path) -> None:
     with source.open("rb", buffering=0) as data, target.open("wb", buffering=0) as out:
         while block := data.read(RAW_PIECE):
             out.write(block)
-        out.flush()
         os.fsync(out.fileno())
 
 
@@ -375,8 +375,8 @@ def measure(
             if baseline is not None:
                 if cache == "cold":
                     evict(*cold_roots)
-                elif case.side == "read":
-                    baseline.action()  # warm: the raw file read once, then timed
+                elif cache == "warm":
+                    baseline.action()  # the raw file read once, then timed
                 raw_seconds[cache].append(timed(baseline.action))
             if cache == "cold":
                 evict(*cold_roots)
