@@ -30,10 +30,14 @@ HOUR = 3600.0
 class Stores:
     """SQLite + local disk, and a way to open them as a fresh process would."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, kv: SQLiteKV | None = None, block: LocalBlockStore | None = None
+    ) -> None:
+        """The stores under ``root``; ``kv`` and ``block`` replace the plain ones (stores
+        that fail on cue), and must live there too."""
         self.root = root
-        self.kv = SQLiteKV(root / "meta.db")
-        self.block = LocalBlockStore(root / "blocks")
+        self.kv = SQLiteKV(root / "meta.db") if kv is None else kv
+        self.block = LocalBlockStore(root / "blocks") if block is None else block
         self.catalog = Catalog(self.kv, self.block)
 
     def fresh(self) -> Catalog:
@@ -179,10 +183,9 @@ class CommitDuringSweep(SQLiteKV):
 
 def test_a_commit_made_while_gc_sweeps_keeps_every_node(tmp_path: Path) -> None:
     kv = CommitDuringSweep(tmp_path / "meta.db")
-    catalog = Catalog(kv, LocalBlockStore(tmp_path / "blocks"))
+    stores = Stores(tmp_path, kv)
+    catalog = stores.catalog
     catalog.create_repository("repo1", NAMESPACE)
-    stores = Stores.__new__(Stores)
-    stores.root, stores.kv, stores.block, stores.catalog = tmp_path, kv, catalog.block, catalog
     commit_history(catalog)
     stores.age_blobs(2 * HOUR)
     late: list[str] = []
@@ -288,10 +291,9 @@ def test_a_delete_interrupted_midway_never_breaks_a_repository_created_in_its_pl
     tmp_path: Path, crash: int | str
 ) -> None:
     kv, block = FailingIndexDeletes(tmp_path / "meta.db"), FailingDeletes(tmp_path / "blocks")
-    catalog = Catalog(kv, block)
+    stores = Stores(tmp_path, kv, block)
+    catalog = stores.catalog
     catalog.create_repository("repo1", NAMESPACE)
-    stores = Stores.__new__(Stores)
-    stores.root, stores.kv, stores.block, stores.catalog = tmp_path, kv, block, catalog
     commit_history(catalog)
     assert len(stores.blobs("packs")) >= 3
     if crash == "index":
@@ -324,10 +326,9 @@ def test_a_repository_created_over_an_interrupted_delete_without_finishing_it_wo
 ) -> None:
     """Rows left naming deleted packs never fool a writer, and gc sweeps them."""
     kv, block = FailingIndexDeletes(tmp_path / "meta.db"), LocalBlockStore(tmp_path / "blocks")
-    catalog = Catalog(kv, block)
+    stores = Stores(tmp_path, kv, block)
+    catalog = stores.catalog
     catalog.create_repository("repo1", NAMESPACE)
-    stores = Stores.__new__(Stores)
-    stores.root, stores.kv, stores.block, stores.catalog = tmp_path, kv, block, catalog
     commit_history(catalog)
     kv.failing = True
     with pytest.raises(OSError, match="died"):
@@ -355,11 +356,10 @@ def test_a_repository_created_over_an_interrupted_delete_without_finishing_it_wo
 
 def test_an_interrupted_delete_is_finished_by_the_next_gc(tmp_path: Path) -> None:
     kv, block = SQLiteKV(tmp_path / "meta.db"), FailingDeletes(tmp_path / "blocks")
-    catalog = Catalog(kv, block)
+    stores = Stores(tmp_path, kv, block)
+    catalog = stores.catalog
     catalog.create_repository("repo1", NAMESPACE)
     catalog.create_repository("other", "local://lake/other")
-    stores = Stores.__new__(Stores)
-    stores.root, stores.kv, stores.block, stores.catalog = tmp_path, kv, block, catalog
     commit_history(catalog)
     block.allowed = 1
     with pytest.raises(OSError, match="died"):
