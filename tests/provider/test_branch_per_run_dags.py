@@ -28,7 +28,7 @@ from tests.provider.integration import (
     try_numbers,
     xcom_value,
 )
-from tests.server.ui.ui_client import UiSession
+from tests.server.ui.ui_client import followed_link
 from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings(STARLETTE_HTTPX_NOTICE)]
@@ -167,11 +167,7 @@ def test_merge_conflict_fails_without_retry_and_lists_every_path(
         f"{lakever_server.url}/repositories/{CONFLICT_REPOSITORY}/compare?"
         + urlencode({"ref": "main", "compare": run_commit})
     )
-    ui = UiSession(lakever_server).login()
-    try:
-        page = ui.page(link.removeprefix(lakever_server.url))
-    finally:
-        ui.close()
+    page = followed_link(lakever_server, link)
     assert "Merge conflict" in page
     assert "shared/a.csv" in page
     assert "shared/b.csv" in page

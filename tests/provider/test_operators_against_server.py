@@ -46,7 +46,7 @@ from tests.provider.integration import (
     head,
     paths,
 )
-from tests.server.ui.ui_client import UiSession
+from tests.server.ui.ui_client import followed_link
 from tests.support.server import RunningServer, lakever_server  # noqa: F401  (fixture)
 
 REPO = "operators"
@@ -167,11 +167,7 @@ def test_a_conflicting_merge_fails_and_its_diff_link_opens_the_conflict_page(
 
     link = LakeverDiffLink().get_link(op, ti_key=None)
     assert link == f"{lakever_server.url}/repositories/{REPO}/compare?ref=main&compare={run_head}"
-    ui = UiSession(lakever_server).login()
-    try:
-        page = ui.page(link.removeprefix(lakever_server.url))
-    finally:
-        ui.close()
+    page = followed_link(lakever_server, link)
     assert "Merge conflict" in page
     assert "clash/c.csv" in page
 

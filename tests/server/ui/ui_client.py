@@ -19,6 +19,16 @@ from tests.support.server import RunningServer
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def followed_link(server: RunningServer, link: str) -> str:
+    """The HTML a logged-in user gets by following ``link``, a full URL into the UI (as
+    an Airflow extra link hands it over)."""
+    ui = UiSession(server).login()
+    try:
+        return ui.page(link.removeprefix(server.url))
+    finally:
+        ui.close()
+
+
 class UiSession:
     def __init__(self, server: RunningServer) -> None:
         self.server = server
