@@ -343,10 +343,14 @@ class CatalogService(Protocol):
         if_absent: bool = False,
         if_match: str | None = None,
         force: bool = False,
+        part_checksum: bool = False,
     ) -> Entry:
         """Stream content to a new physical address in the repository's namespace, then
         stage the entry. ``if_absent``/``if_match`` (checksum) are checked atomically
-        with staging; on failure the content is not linked."""
+        with staging; on failure the content is not linked. ``part_checksum`` lets the
+        checksum be S3's multipart form over 8 MiB parts where the store can hash that
+        on several cores (``PartDigestedPutStore``): for writers whose clients never
+        compare it with an MD5 (WebHDFS)."""
         ...
 
     def read_object(

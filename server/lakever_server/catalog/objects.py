@@ -28,7 +28,7 @@ from lakever_server.catalog.settings import RepositorySettings
 from lakever_server.errors import InvalidValue, LakeverError, NotFound, PreconditionFailed
 from lakever_server.graveler.graveler import CommitRequest, Graveler
 from lakever_server.graveler.names import validate_amount
-from lakever_server.storage.block.base import BlockStore, parse_address
+from lakever_server.storage.block.base import BlockStore, PartDigestedPutStore, parse_address
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -135,11 +135,15 @@ class ObjectsMixin:
         if_absent: bool = False,
         if_match: str | None = None,
         force: bool = False,
+        part_checksum: bool = False,
     ) -> Entry:
         validate_path(path)
         self._guard(repository, branch, force)
         address = self.new_physical_address(repository)
-        stored = self.block.put(address, chunks)
+        if part_checksum and isinstance(self.block, PartDigestedPutStore):
+            stored = self.block.put_part_digested(address, chunks)
+        else:
+            stored = self.block.put(address, chunks)
         entry = Entry(
             path=path,
             physical_address=address,

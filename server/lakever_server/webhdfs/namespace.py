@@ -213,7 +213,12 @@ class Namespace:
             raise WebHdfsError(ALREADY_EXISTS, f"{loc} is a directory")
         try:
             entry: Entry = self.catalog.write_object(
-                loc.repository, loc.ref, loc.path, body, if_absent=not overwrite
+                loc.repository,
+                loc.ref,
+                loc.path,
+                body,
+                if_absent=not overwrite,
+                part_checksum=True,
             )
         except errors.PreconditionFailed:
             raise WebHdfsError(ALREADY_EXISTS, f"{loc} already exists") from None
@@ -227,7 +232,7 @@ class Namespace:
             raise errors.NotFound(f"File does not exist: {loc}", kind="object", name=str(loc))
         combined = itertools.chain(self.catalog.open_entry(entry), body)
         appended: Entry = self.catalog.write_object(
-            loc.repository, loc.ref, loc.path, combined, if_match=entry.checksum
+            loc.repository, loc.ref, loc.path, combined, if_match=entry.checksum, part_checksum=True
         )
         return appended
 

@@ -10,7 +10,15 @@ import zlib
 
 import pytest
 
-from lakever_server.storage.block.digests import INLINE_BELOW, MAX_PENDING, BackgroundDigests
+from lakever_server.storage.block import digests as digests_module
+from lakever_server.storage.block.digests import (
+    INLINE_BELOW,
+    MAX_OPEN_PARTS,
+    MAX_PENDING,
+    BackgroundDigests,
+    PartDigests,
+    multipart_checksum,
+)
 
 
 class Crc32:
@@ -95,3 +103,83 @@ def test_the_caller_waits_once_max_pending_batches_wait() -> None:
     feeder.join(30)
     digests.finish()
     assert seen == blocks
+
+
+def _multipart_reference(data: bytes, part: int) -> str:
+    """What S3 gives ``data`` uploaded as boto3 does: one PUT under ``part`` bytes,
+    else parts of ``part`` bytes."""
+    if len(data) < part:
+        return hashlib.md5(data).hexdigest()
+    md5s = [hashlib.md5(data[at : at + part]).digest() for at in range(0, len(data), part)]
+    return f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{len(md5s)}"
+
+
+PART = 3 * INLINE_BELOW // 2  # parts that end inside the hand-over batches
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, PART - 1, PART, PART + 1, 2 * PART, 5 * PART + 12345], ids=repr
+)
+@pytest.mark.parametrize("block", [1000, 65536, 3 * INLINE_BELOW + 7], ids=repr)
+def test_part_digests_equal_the_multipart_checksum_of_the_stream(size: int, block: int) -> None:
+    data = os.urandom(size)
+    digests = PartDigests(PART)
+    for at in range(0, size, block):
+        digests.update(data[at : at + block])
+    assert digests.hexdigest() == _multipart_reference(data, PART)
+
+
+def test_multipart_checksum_is_the_md5_of_the_part_md5s_and_their_count() -> None:
+    parts = [hashlib.md5(b"a").digest(), hashlib.md5(b"b").digest()]
+    assert multipart_checksum(parts) == hashlib.md5(parts[0] + parts[1]).hexdigest() + "-2"
+
+
+def test_parts_are_hashed_at_once_and_never_more_than_max_open_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Consecutive parts hash on different threads (that is the speed-up), and a stream
+    faster than its hashers holds at most MAX_OPEN_PARTS parts."""
+    release = threading.Event()
+    lock = threading.Lock()
+    hashing: set[int] = set()
+    most = 0
+    real_md5 = hashlib.md5
+
+    class Gated:
+        def __init__(self) -> None:
+            self._md5 = real_md5()
+
+        def update(self, data: bytes) -> None:
+            nonlocal most
+            with lock:
+                hashing.add(id(self))
+                most = max(most, len(hashing))
+            release.wait()
+            self._md5.update(data)
+
+        def digest(self) -> bytes:
+            return self._md5.digest()
+
+    monkeypatch.setattr(digests_module.hashlib, "md5", Gated)
+    data = os.urandom((MAX_OPEN_PARTS + 2) * INLINE_BELOW)
+    digests = PartDigests(INLINE_BELOW)
+    fed: list[int] = []
+
+    def feed() -> None:
+        for at in range(0, len(data), INLINE_BELOW):
+            digests.update(data[at : at + INLINE_BELOW])
+            fed.append(at)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    deadline = time.monotonic() + 30
+    while most < MAX_OPEN_PARTS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    feeder.join(0.2)
+    assert most == MAX_OPEN_PARTS  # that many parts hashing at once, on their own threads
+    assert feeder.is_alive()  # and the next part waits for the oldest
+    assert len(fed) == MAX_OPEN_PARTS
+    release.set()
+    feeder.join(30)
+    monkeypatch.setattr(digests_module.hashlib, "md5", real_md5)
+    assert digests.hexdigest() == _multipart_reference(data, INLINE_BELOW)

@@ -332,3 +332,26 @@ def test_an_undigested_put_is_durable_and_atomic_without_an_md5(
     assert not _temp_files(local.root)
     with pytest.raises(InvalidValue):
         local.put_undigested("local://ns/folder/", b"x")
+
+
+def test_a_part_digested_put_stores_the_blob_with_the_multipart_checksum_of_8_mib_parts(
+    local: LocalBlockStore,
+) -> None:
+    import hashlib
+
+    from lakever_server.storage.block.base import PartDigestedPutStore
+    from lakever_server.storage.block.digests import PART_BYTES, multipart_checksum
+
+    assert isinstance(local, PartDigestedPutStore)
+    assert not isinstance(MemoryBlockStore(), PartDigestedPutStore)
+    data = os.urandom(PART_BYTES + 5000)
+    chunks = [data[at : at + 300_000] for at in range(0, len(data), 300_000)]
+    stored = local.put_part_digested("local://ns/big", chunks)
+    parts = [hashlib.md5(data[:PART_BYTES]).digest(), hashlib.md5(data[PART_BYTES:]).digest()]
+    assert (stored.size, stored.md5) == (len(data), multipart_checksum(parts))
+    assert b"".join(local.get("local://ns/big")) == data
+    small = local.put_part_digested("local://ns/small", [b"abc"])
+    assert small.md5 == hashlib.md5(b"abc").hexdigest()
+    assert not _temp_files(local.root)
+    with pytest.raises(InvalidValue):
+        local.put_part_digested("local://ns/folder/", [b"x"])

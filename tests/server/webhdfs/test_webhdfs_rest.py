@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import lakefs_sdk
 import pytest
 
+from lakever_server.storage.block.digests import PART_BYTES
+from tests.server.gateway.s3_support import s3_client
 from tests.support.server import RunningServer
 
 from .support import WebHdfs, access_token, token_url, webhdfs_server  # noqa: F401
@@ -281,3 +285,25 @@ def test_a_directory_exists_while_anything_visible_lies_below_it(fs: WebHdfs, re
     fs.create(f"/{repo}/main/d/deep/er/x", b"x")
     status = fs.json("GET", f"/{repo}/main/d", "GETFILESTATUS")["FileStatus"]
     assert status["type"] == "DIRECTORY"
+
+
+def test_large_files_get_the_checksum_boto3_gives_the_same_bytes(
+    server: RunningServer, fs: WebHdfs, repo: str, tmp_path: Path
+) -> None:
+    """WebHDFS writes hash 8 MiB parts on several cores: a file of 8 MiB or more gets
+    the multipart checksum that boto3's default ``upload_file`` gives the same bytes
+    through the S3 gateway, and a smaller one its plain MD5."""
+    data = random.Random(5).randbytes(PART_BYTES * 2 + 12345)
+    assert fs.create(f"/{repo}/main/big.bin", data).status_code == 201
+    assert fs.create(f"/{repo}/main/small.bin", data[:1000]).status_code == 201
+    local = tmp_path / "big.bin"
+    local.write_bytes(data)
+    s3 = s3_client(server)
+    s3.upload_file(str(local), repo, "main/uploaded.bin")
+    uploaded = s3.head_object(Bucket=repo, Key="main/uploaded.bin")["ETag"]
+    written = s3.head_object(Bucket=repo, Key="main/big.bin")["ETag"]
+    assert written == uploaded
+    assert written.strip('"').endswith("-3")
+    small = s3.head_object(Bucket=repo, Key="main/small.bin")["ETag"]
+    assert small.strip('"') == hashlib.md5(data[:1000]).hexdigest()
+    assert fs.open(f"/{repo}/main/big.bin").content == data

@@ -38,7 +38,13 @@ from typing import BinaryIO
 
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
-from lakever_server.storage.block.digests import BackgroundDigests
+from lakever_server.storage.block.digests import (
+    BackgroundDigests,
+    Md5Digest,
+    PartDigests,
+    StreamDigest,
+    multipart_checksum,
+)
 from lakever_server.storage.block.direct import ALIGN, DIRECT_AFTER, BlobWriter
 from lakever_server.storage.pools import SharedPool
 
@@ -114,7 +120,7 @@ def _write_atomically(
     durable: bool = True,
     make_folder: bool = True,
     direct: bool = True,
-    digest: bool = True,
+    digest: Callable[[], StreamDigest] | None = Md5Digest,
 ) -> PutResult:
     """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5.
 
@@ -122,26 +128,27 @@ def _write_atomically(
     but survives a power loss only once its file and folder are synced.
     ``make_folder=False`` fails (``FileNotFoundError``) where the folder is gone.
     ``direct=True`` writes the blob with ``O_DIRECT`` past ``DIRECT_AFTER`` bytes.
-    ``digest=False`` computes no MD5 (the result's ``md5`` is empty).
+    ``digest`` makes the checksum, computed on other cores while the blob is written
+    (both release the GIL): an MD5 by default, ``PartDigests`` for one hashed on
+    several; ``None`` computes none (the result's ``md5`` is empty).
     """
     if make_folder:
         target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-    hasher = hashlib.md5() if digest else None
-    # MD5 runs on another core while the block is written (both release the GIL).
-    md5 = BackgroundDigests([] if hasher is None else [hasher])
+    checksum = digest() if digest is not None else None
     writeback = _Writeback() if durable else None
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         writer = BlobWriter(fd, direct_after=DIRECT_AFTER if direct else None)
         try:
             for chunk in chunks:
-                md5.update(chunk)
+                if checksum is not None:
+                    checksum.update(chunk)
                 writer.write(chunk)
                 if writeback is not None and not writer.direct:
                     writeback.written(fd, writer.size)
             writer.finish()
-            md5.finish()
+            md5 = "" if checksum is None else checksum.hexdigest()
             if durable:
                 os.fsync(fd)
         finally:
@@ -153,7 +160,7 @@ def _write_atomically(
         raise
     if durable:
         _fsync_path(target.parent)
-    return PutResult(size=writer.size, md5="" if hasher is None else hasher.hexdigest())
+    return PutResult(size=writer.size, md5=md5)
 
 
 def _holds(path: str, data: bytes) -> bool:
@@ -601,7 +608,10 @@ class LocalBlockStore:
         return self._write(self._write_path(address), address, chunks)
 
     def put_undigested(self, address: str, data: bytes) -> None:
-        self._write(self._write_path(address), address, [data], digest=False)
+        self._write(self._write_path(address), address, [data], digest=None)
+
+    def put_part_digested(self, address: str, chunks: Iterable[bytes]) -> PutResult:
+        return self._write(self._write_path(address), address, chunks, digest=PartDigests)
 
     def _write_path(self, address: str) -> Path:
         """``_path`` of an address a blob can be written at (one with a key)."""
@@ -617,7 +627,7 @@ class LocalBlockStore:
         chunks: Iterable[bytes],
         *,
         durable: bool = True,
-        digest: bool = True,
+        digest: Callable[[], StreamDigest] | None = Md5Digest,
     ) -> PutResult:
         # Unlike S3, a file system cannot hold both ``a`` and ``a/b``. The catalog never
         # asks for that (it derives unique addresses), so it is a caller error here.
@@ -849,8 +859,9 @@ class LocalBlockStore:
             raise
         # Deleted before the kernel writes their pages back (they were never synced).
         shutil.rmtree(directory, ignore_errors=True)
-        digests = b"".join(bytes.fromhex(part.md5) for part in listed)
-        return PutResult(size=size, md5=f"{hashlib.md5(digests).hexdigest()}-{len(parts)}")
+        return PutResult(
+            size=size, md5=multipart_checksum([bytes.fromhex(part.md5) for part in listed])
+        )
 
     @staticmethod
     def _listed_part(directory: Path, number: int, etag: str) -> _Part:
