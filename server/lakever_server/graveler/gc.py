@@ -297,25 +297,30 @@ def drop_instance(graveler: Graveler, instance_id: str) -> None:
 def purge_namespace(graveler: Graveler, namespace: str) -> bool:
     """Remove the tree storage of a namespace no repository uses; False if one does.
 
-    Only blobs written before the purge started are removed, and only the rows naming
-    them: a repository created on the namespace meanwhile is visible to the check (its
-    record is written before any of its packs) or writes its packs after the start.
-    Blobs first, rows next, the intent record last: an interruption anywhere leaves
-    the intent, and rows naming lost packs are harmless (rewritten when their node is
-    written again, swept as garbage).
+    Only the blobs listed before the check that no repository uses the namespace are
+    removed, and only the rows naming them: a repository created on the namespace
+    meanwhile is visible to the check (its record is written before any of its packs)
+    or writes its packs after the listing. (Not a comparison of mtimes with the clock:
+    file systems stamp mtimes from a coarse clock and S3 to the second, so a pack
+    written just after the start could look older than it.) Blobs first, rows next, the
+    intent record last: an interruption anywhere leaves the intent, and rows naming
+    lost packs are harmless (rewritten when their node is written again, swept as
+    garbage).
     """
-    started = time.time()
+    store = _store_of(graveler, namespace)
+    listed = [
+        (name, address)
+        for folder in ("packs", "nodes")
+        for name, address, *_ in _blobs(store, folder)
+    ]
     if _repositories_on(graveler, namespace):
         graveler.kv.delete(PURGES, namespace.encode())
         return False
-    store = _store_of(graveler, namespace)
     removed: set[str] = set()
-    for folder in ("packs", "nodes"):
-        for name, address, _, mtime in _blobs(store, folder):
-            if mtime < started:
-                store.block.delete(address)
-                store.cache.discard(address)
-                removed.add(name)
+    for name, address in listed:
+        store.block.delete(address)
+        store.cache.discard(address)
+        removed.add(name)
     # Every node of the namespace leaves this process's cache before its row goes: a
     # writer here would otherwise take a cached node for stored.
     lost = _LostPacks(store)
