@@ -172,3 +172,27 @@ def test_postgres_repr_never_shows_the_password(postgres_url: str) -> None:
         assert "127.0.0.1:5432" in repr(kv)
     finally:
         kv.close()
+
+
+def test_paged_scans_start_with_a_small_page_and_grow_to_the_batch() -> None:
+    """A scan that stops after a row reads a few rows, not a batch; a long one reaches
+    full batches after a few pages, and every row comes once, in order."""
+    from lakever_server.storage.kv.base import FIRST_PAGE, paged_scan
+
+    rows = [(f"{i:05}".encode(), b"v") for i in range(5_000)]
+    asked: list[int] = []
+
+    def fetch(cursor: bytes, inclusive: bool, size: int) -> list[tuple[bytes, bytes]]:
+        asked.append(size)
+        after = [row for row in rows if row[0] >= cursor and (inclusive or row[0] > cursor)]
+        return after[:size]
+
+    first = next(paged_scan(fetch, b"", None, 1000))
+    assert first == rows[0] and asked == [FIRST_PAGE]
+    asked.clear()
+    assert list(paged_scan(fetch, b"", None, 1000)) == rows
+    assert asked[:4] == [FIRST_PAGE, 4 * FIRST_PAGE, 16 * FIRST_PAGE, 1000]
+    assert set(asked[3:]) == {1000}
+    asked.clear()
+    assert list(paged_scan(fetch, rows[10][0], 30, 1000)) == rows[10:40]
+    assert asked == [FIRST_PAGE, 30 - FIRST_PAGE]

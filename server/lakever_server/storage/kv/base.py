@@ -92,14 +92,25 @@ PageFetch = Callable[[bytes, bool, int], list[tuple[bytes, bytes]]]
 ``cursor`` (``>=`` when ``inclusive``, else ``>``), within the scan's end bound."""
 
 
+FIRST_PAGE = 16
+"""Rows the first page of a ``paged_scan`` fetches; each next page is four times as
+large, up to the store's batch. Many scans stop after a row or two (is anything below
+this prefix? what comes first?): a first page of a full batch made each of those read,
+decode and drop up to a batch of rows."""
+
+
 def paged_scan(
     fetch: PageFetch, start: bytes, limit: int | None, batch: int
 ) -> Iterator[tuple[bytes, bytes]]:
     """Drive a ``scan`` one bounded page at a time, so no page stays open between reads and
-    a caller that stops early reads little. Shared by the SQL stores."""
+    a caller that stops early reads little: pages start at ``FIRST_PAGE`` rows and grow
+    fourfold up to ``batch`` (a long scan costs a few more round trips, then full pages).
+    Shared by the SQL stores."""
     cursor, inclusive, remaining = start, True, limit
+    grow = min(FIRST_PAGE, batch)
     while remaining is None or remaining > 0:
-        size = batch if remaining is None else min(batch, remaining)
+        size = grow if remaining is None else min(grow, remaining)
+        grow = min(grow * 4, batch)
         page = fetch(cursor, inclusive, size)
         yield from page
         if len(page) < size:
