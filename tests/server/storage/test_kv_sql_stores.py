@@ -188,7 +188,8 @@ def test_paged_scans_start_with_a_small_page_and_grow_to_the_batch() -> None:
         return after[:size]
 
     first = next(paged_scan(fetch, b"", None, 1000))
-    assert first == rows[0] and asked == [FIRST_PAGE]
+    assert first == rows[0]
+    assert asked == [FIRST_PAGE]
     asked.clear()
     assert list(paged_scan(fetch, b"", None, 1000)) == rows
     assert asked[:4] == [FIRST_PAGE, 4 * FIRST_PAGE, 16 * FIRST_PAGE, 1000]
