@@ -145,6 +145,11 @@ class Client:
         self.writer.write(self.request_bytes(target, method))
         await self.writer.drain()
 
+    async def exchange(self, target: str, method: str = "GET") -> tuple[h11.Response, bytes]:
+        """Send a request, then read its response and body."""
+        await self.request(target, method)
+        return await self.response()
+
     async def response(self) -> tuple[h11.Response, bytes]:
         """The next response and its body; the connection is then ready for another."""
         head: h11.Response | None = None
@@ -206,8 +211,7 @@ def test_the_extension_is_offered_and_a_range_arrives_byte_exact(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            await client.request(f"/12345/{SIZE - 12345 - 7}")
-            response, body = await client.response()
+            response, body = await client.exchange(f"/12345/{SIZE - 12345 - 7}")
             await client.close()
         assert response.status_code == 200
         assert body == data[12345:-7]
@@ -299,8 +303,7 @@ def test_pages_not_yet_read_are_sent_from_a_worker_thread(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            await client.request(f"/0/{SIZE}")
-            response, body = await client.response()
+            response, body = await client.exchange(f"/0/{SIZE}")
             await client.close()
         assert response.status_code == 200
         assert body == data
@@ -319,8 +322,7 @@ def test_keep_alive_serves_the_next_request_after_a_zero_copy_body(
         async with serving(app) as port:
             client = await Client.connect(port)
             for start, count in ((0, 3 * 1024 * 1024), (777, 1), (SIZE - 10, 10)):
-                await client.request(f"/{start}/{count}")
-                response, body = await client.response()
+                response, body = await client.exchange(f"/{start}/{count}")
                 assert response.status_code == 200
                 assert header(response, b"connection") is None
                 assert body == data[start : start + count]
@@ -347,13 +349,11 @@ def test_head_sends_headers_only_and_keeps_the_connection(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            await client.request(f"/0/{SIZE}", method="HEAD")
-            response, body = await client.response()
+            response, body = await client.exchange(f"/0/{SIZE}", method="HEAD")
             assert response.status_code == 200
             assert header(response, b"content-length") == b"%d" % SIZE
             assert body == b""
-            await client.request("/100/1000")
-            response, body = await client.response()
+            response, body = await client.exchange("/100/1000")
             assert body == data[100:1100]
             await client.close()
 
@@ -369,12 +369,10 @@ def test_a_chunked_response_gets_the_range_framed(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            await client.request(f"/10/{3 * 1024 * 1024 + 5}")
-            response, body = await client.response()
+            response, body = await client.exchange(f"/10/{3 * 1024 * 1024 + 5}")
             assert header(response, b"transfer-encoding") == b"chunked"
             assert body == data[10 : 10 + 3 * 1024 * 1024 + 5]
-            await client.request("/0/0")
-            response, body = await client.response()
+            response, body = await client.exchange("/0/0")
             assert body == b""
             await client.close()
 
@@ -402,8 +400,7 @@ def test_a_client_leaving_mid_body_ends_the_send_and_the_server_serves_on(
                 client.abort()
                 await asyncio.wait_for(app.closed.wait(), 10)
             client = await Client.connect(port)
-            await client.request(f"/0/{SIZE}")
-            _response, body = await client.response()
+            _response, body = await client.exchange(f"/0/{SIZE}")
             assert body == data
             await client.close()
         # The send returned quietly for the clients that left (as uvicorn's own does).
@@ -436,8 +433,7 @@ def test_an_offset_left_out_reads_from_the_file_position_and_advances_it(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            await client.request("/")
-            _response, body = await client.response()
+            _response, body = await client.exchange("/")
             await client.close()
         assert body == data[-5000:]
         assert positions == [SIZE]
@@ -559,8 +555,7 @@ def test_a_request_body_sent_in_many_pieces_arrives_whole_and_in_order(
             client.writer.write(client.http.send(h11.EndOfMessage()))
             response, body = await client.response()
             # The connection stays usable for the next request.
-            await client.request("/again", method="POST")
-            second, empty_digest = await client.response()
+            second, empty_digest = await client.exchange("/again", method="POST")
             await client.close()
         assert response.status_code == 200
         assert body == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
