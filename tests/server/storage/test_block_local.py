@@ -309,6 +309,7 @@ def test_a_large_buffered_write_starts_its_writeback_while_it_is_written(
 def test_an_undigested_put_is_durable_and_atomic_without_an_md5(
     local: LocalBlockStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from lakever_server.storage.block import digests as digests_module
     from lakever_server.storage.block import local as local_module
     from lakever_server.storage.block.base import UndigestedPutStore
 
@@ -325,7 +326,7 @@ def test_an_undigested_put_is_durable_and_atomic_without_an_md5(
         raise AssertionError("an undigested put computed an MD5")
 
     monkeypatch.setattr(local_module.os, "fsync", fsync)
-    monkeypatch.setattr(local_module.hashlib, "md5", no_md5)
+    monkeypatch.setattr(digests_module.hashlib, "md5", no_md5)
     local.put_undigested("local://ns/_lakever/packs/p1", b"pack bytes")
     assert (local.root / "ns" / "_lakever" / "packs" / "p1").read_bytes() == b"pack bytes"
     assert len(synced) == 2  # the file, then its folder (the rename)

@@ -179,16 +179,25 @@ class Md5Digest:
     def update(self, block: bytes) -> None:
         self._background.update(block)
 
-    def hexdigest(self) -> str:
+    def flush(self) -> None:
+        """Hand the blocks gathered so far to the hashing thread (the stream has ended,
+        or will not be read for a while)."""
+        self._background.flush()
+
+    def digest(self) -> bytes:
+        """The MD5, once every block given is hashed (waits for that)."""
         self._background.finish()
-        return self._md5.hexdigest()
+        return self._md5.digest()
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
 
 
 class PartDigests:
     """The checksum S3 gives the stream's bytes uploaded as boto3 uploads a file: their
     plain MD5 under ``part_bytes``, else ``multipart_checksum`` over parts of
     ``part_bytes`` (the last one shorter). Each part is hashed by its own
-    ``BackgroundDigests``, so consecutive parts are hashed on different cores when the
+    ``Md5Digest``, so consecutive parts are hashed on different cores when the
     stream comes faster than one core hashes; at most ``MAX_OPEN_PARTS`` parts are
     unfinished at a time (starting another waits for the oldest).
     """
@@ -197,7 +206,7 @@ class PartDigests:
         if part_bytes < 1:
             raise ValueError("part_bytes must be positive")
         self._part_bytes = part_bytes
-        self._open: deque[tuple[Hasher, BackgroundDigests]] = deque()
+        self._open: deque[Md5Digest] = deque()
         self._done: list[bytes] = []
         self._filled = part_bytes  # the current part is full: a new block starts one
         self._size = 0
@@ -210,23 +219,20 @@ class PartDigests:
             # Only a block that straddles a part boundary is cut (a copy of one block
             # per part).
             piece, block = (block, b"") if take == len(block) else (block[:take], block[take:])
-            self._open[-1][1].update(piece)
+            self._open[-1].update(piece)
             self._filled += take
             self._size += take
             if self._filled == self._part_bytes:
-                self._open[-1][1].flush()
+                self._open[-1].flush()
 
     def _start_part(self) -> None:
         while len(self._open) >= MAX_OPEN_PARTS:
             self._finish_oldest()
-        md5 = hashlib.md5()
-        self._open.append((md5, BackgroundDigests([md5])))
+        self._open.append(Md5Digest())
         self._filled = 0
 
     def _finish_oldest(self) -> None:
-        md5, background = self._open.popleft()
-        background.finish()
-        self._done.append(md5.digest())
+        self._done.append(self._open.popleft().digest())
 
     def hexdigest(self) -> str:
         while self._open:

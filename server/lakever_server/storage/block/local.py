@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import hashlib
 import os
 import shutil
 import stat as stat_module
@@ -39,7 +38,6 @@ from typing import BinaryIO
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
 from lakever_server.storage.block.digests import (
-    BackgroundDigests,
     Md5Digest,
     PartDigests,
     StreamDigest,
@@ -361,8 +359,7 @@ def _fill_slot(
     start: no two parts then share a page, and a part is several MiB.
     """
     offset = (number - 1) * slot
-    digest, started = hashlib.md5(), 0
-    md5 = BackgroundDigests([digest])
+    md5, started = Md5Digest(), 0
     # Opened without O_TRUNC: other parts are being written into the same file.
     fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
     writer = BlobWriter(fd, offset, direct_after=0 if slot % ALIGN == 0 else None)
@@ -370,7 +367,7 @@ def _fill_slot(
         for chunk in chunks:
             if writer.size + len(chunk) > slot:
                 writer.finish()
-                md5.finish()
+                md5.digest()  # waits for the hashing; the part is written elsewhere
                 written = list(_read_range(directory / ASSEMBLY, offset, writer.size))
                 return chain(written, [chunk], chunks)
             md5.update(chunk)
@@ -379,12 +376,12 @@ def _fill_slot(
                 _start_writeback(fd, offset + started, writer.size - started)
                 started = writer.size
         writer.finish()
-        md5.finish()
+        checksum = md5.hexdigest()
         _start_writeback(fd, offset + started, writer.size - started)
     finally:
         writer.close()
         os.close(fd)
-    return PutResult(size=writer.size, md5=digest.hexdigest())
+    return PutResult(size=writer.size, md5=checksum)
 
 
 def _write_part(
