@@ -145,14 +145,19 @@ class _LevelRewrite:
             return False
         if leaf:
             values = list(node.values)
+            resized = False
             for j, (_, payload) in zip(slots, batch, strict=True):
+                resized = resized or len(cast(bytes, payload)) != len(values[j])
                 values[j] = cast(bytes, payload)
             new = Node.leaf(keys, values)
+            if not resized:  # same keys, same value sizes: the same offsets
+                new.ends, new.payload = node.ends, size
         else:
             children, counts = list(node.children), list(node.counts)
             for j, (_, payload) in zip(slots, batch, strict=True):
                 children[j], counts[j] = cast(tuple[str, int], payload)
             new = Node.internal(self._level, keys, children, counts)
+            new.ends, new.payload = node.ends, size  # same keys: the same key offsets
         self.removed[keys[-1]] = (cursor.node_id, node.count)
         self.added.append((keys[-1], self._writer.write(new), new.count))
         return True
@@ -242,8 +247,13 @@ def apply_changes(
     rule: ChunkingRule,
     root_id: str,
     changes: Iterable[tuple[bytes, bytes | None]],
+    superseded: list[str] | None = None,
 ) -> str:
-    """Apply sorted ``changes`` (``None`` deletes) to the tree at ``root_id``; new root id."""
+    """Apply sorted ``changes`` (``None`` deletes) to the tree at ``root_id``; new root id.
+
+    ``superseded``, when given, receives the ids of the old nodes the new tree no longer
+    holds (those rewritten, at every level).
+    """
     checked = sorted_changes(changes)
     first = next(checked, None)
     if first is None:
@@ -257,6 +267,9 @@ def apply_changes(
         # The root level is the root itself: nothing to prefetch.
         rewrite = _LevelRewrite(writer, rule, level, prefetcher if level < root.level else None)
         rewrite.run(LevelCursor(nodes, root_id, root, level), level_changes)
+        if superseded is not None:
+            kept = {nid for _, nid, _ in rewrite.added}
+            superseded.extend(nid for nid, _ in rewrite.removed.values() if nid not in kept)
         if level == root.level:
             return _new_root(nodes, writer, rule, level, rewrite.added)
         above = rewrite.changes_above()

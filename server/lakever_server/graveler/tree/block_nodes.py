@@ -11,6 +11,7 @@ them, so a root id is never handed out before its nodes are stored.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -118,6 +119,9 @@ class BlockNodeStore:
             node = checked_decode(data, node_id)
             self.cache.add(address, node, approximate_memory(node, len(data)))
         return node
+
+    def demote(self, node_ids: Iterable[str]) -> None:
+        self.cache.demote(self.address(nid) for nid in node_ids)
 
     def _pending(self) -> list[tuple[str, Future[Any]]]:
         pending: list[tuple[str, Future[Any]]] | None = getattr(self._mine, "pending", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from lakever_server.graveler.tree.codec import Node
 
@@ -19,7 +20,8 @@ DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 class NodeCache:
     """Thread-safe LRU of decoded nodes, bounded by total size in bytes.
 
-    ``hits``, ``misses`` and ``evictions`` count lookups and removals since creation
+    ``hits``, ``misses``, ``evictions`` and ``demotions`` count lookups, removals and
+    ``demote`` moves since creation
     (read them for metrics); ``size_bytes`` is the current charged size.
     """
 
@@ -29,6 +31,7 @@ class NodeCache:
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self.demotions = 0
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[Node, int]] = OrderedDict()
 
@@ -66,6 +69,20 @@ class NodeCache:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self.size_bytes -= evicted
                 self.evictions += 1
+
+    def demote(self, keys: Iterable[str]) -> None:
+        """Make the cached ones of ``keys`` the next to be evicted (not a use).
+
+        For nodes a write has just replaced: the branch it wrote reads their new
+        versions from now on, and a superseded version read last (the write itself read
+        it) would otherwise outlive live nodes that were read before it.
+        """
+        with self._lock:
+            entries = self._entries
+            for key in keys:
+                if key in entries:
+                    entries.move_to_end(key, last=False)
+                    self.demotions += 1
 
     def discard(self, key: str) -> None:
         """Forget ``key`` if cached."""

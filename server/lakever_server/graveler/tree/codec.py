@@ -73,6 +73,11 @@ class Node:
     payload: int = -1
     """Bytes of keys and values (leaf) or of keys plus ``REF_BYTES`` per child: what
     the chunking rule's ``max_bytes`` counts. -1 until known (see ``payload_bytes``)."""
+    ends: bytes = field(default=b"", compare=False)
+    """The encoded end offsets (``key_end[n]``, and ``value_end[n]`` in a leaf) once
+    known, empty before. A node that keeps its keys and the sizes of its values (a
+    rewrite that replaces values of equal size, the usual case of a scattered update)
+    is given its old node's: encoding then skips recomputing them."""
 
     @classmethod
     def leaf(cls, keys: list[bytes], values: list[bytes]) -> Node:
@@ -109,11 +114,15 @@ def encode(node: Node) -> bytes:
     if node.level == 0:
         values = b"".join(node.values)
         node.payload = len(keys) + len(values)
-        return b"".join((header, _ends(node.keys), _ends(node.values), keys, values))
+        if not node.ends:
+            node.ends = _ends(node.keys) + _ends(node.values)
+        return b"".join((header, node.ends, keys, values))
     node.payload = len(keys) + REF_BYTES * n
     counts = _u64s(n).pack(*node.counts)
     ids = bytes.fromhex("".join(node.children))
-    return b"".join((header, _ends(node.keys), counts, ids, keys))
+    if not node.ends:
+        node.ends = _ends(node.keys)
+    return b"".join((header, node.ends, counts, ids, keys))
 
 
 def node_id(data: bytes) -> str:
@@ -146,6 +155,7 @@ def decode(data: bytes, expected_id: str = "") -> Node:
             keys = _slices(data, at, key_ends)
             leaf = Node.leaf(keys, _slices(data, at + key_bytes, value_ends))
             leaf.payload = key_bytes + value_bytes
+            leaf.ends = data[_HEADER.size : at]
             return leaf
         counts = list(_u64s(n).unpack_from(data, at))
         at += 8 * n
@@ -156,6 +166,7 @@ def decode(data: bytes, expected_id: str = "") -> Node:
         children = [ids[i : i + 2 * _ID_BYTES] for i in range(0, len(ids), 2 * _ID_BYTES)]
         node = Node.internal(level, _slices(data, at, key_ends), children, counts)
         node.payload = key_bytes + REF_BYTES * n
+        node.ends = data[_HEADER.size : _HEADER.size + 4 * n]
         return node
     except struct.error as err:
         raise CorruptNode(f"tree node does not decode: {err}", node_id=expected_id) from err
@@ -167,5 +178,12 @@ EMPTY_ID = node_id(EMPTY_DATA)
 
 
 def approximate_memory(node: Node, encoded_size: int) -> int:
-    """A rough in-memory size of a decoded node, for bounding caches by bytes."""
-    return encoded_size + 200 + 120 * len(node.keys)
+    """The in-memory size of a decoded node, for bounding caches by bytes.
+
+    Measured with ``tracemalloc`` on CPython 3.11 (``test_encoding`` holds it within 10%):
+    a leaf costs its encoding plus about 88 bytes an entry (the objects of a key and a
+    value and their list slots, less the bytes the encoding spends on them); an
+    internal node about 150 (a hex id string and a count besides the key).
+    """
+    per_entry = 88 if node.level == 0 else 150
+    return encoded_size + 250 + per_entry * len(node.keys)

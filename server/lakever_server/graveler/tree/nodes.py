@@ -12,6 +12,7 @@ that keep a cache of decoded nodes (``block_nodes.BlockNodeStore``) provide them
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from lakever_server.errors import NotFound
@@ -77,6 +78,15 @@ class PrefetchingNodeStore(Protocol):
     def prefetch(self, node_ids: list[str]) -> None:
         """Cache those of ``node_ids`` that are stored and not cached; never raises for
         a node it cannot read (a later ``load_node`` reports that)."""
+        ...
+
+
+@runtime_checkable
+class DemotingNodeStore(Protocol):
+    """A node store whose cache can be told which nodes a write superseded."""
+
+    def demote(self, node_ids: Iterable[str]) -> None:
+        """Make those of ``node_ids`` that are cached the first to be evicted."""
         ...
 
 

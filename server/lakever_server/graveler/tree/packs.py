@@ -13,6 +13,7 @@ import struct
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from lakever_server.errors import LakeverError, NotFound
@@ -261,6 +262,9 @@ class PackedNodeStore:
             node = checked_decode(data, node_id)
             self.cache.add(key, node, approximate_memory(node, len(data)))
         return node
+
+    def demote(self, node_ids: Iterable[str]) -> None:
+        self.cache.demote(self.blob_address(nid) for nid in node_ids)
 
     def prefetch(self, node_ids: list[str]) -> None:
         """Cache the stored nodes among ``node_ids`` that are not cached, in one batch.

@@ -16,6 +16,7 @@ from lakever_server.graveler.tree.cursor import TreeCursor, child_index
 from lakever_server.graveler.tree.diff import Change, diff_trees
 from lakever_server.graveler.tree.nodes import (
     CheckedNodeStore,
+    DemotingNodeStore,
     DiscardingNodeStore,
     NodeStore,
     decoding,
@@ -66,9 +67,17 @@ class Tree:
         Deleting an absent key is a no-op. Returns the new root id (``root`` itself when
         nothing changed). Raises ``InvalidValue`` on unsorted or duplicate keys.
         """
+        superseded: list[str] = []
         with self._discarding_on_failure():
-            new_root = apply_changes(self._nodes, self._writer, self.rule, root, changes)
+            new_root = apply_changes(
+                self._nodes, self._writer, self.rule, root, changes, superseded
+            )
             self._nodes.flush()
+        if isinstance(self._nodes, DemotingNodeStore):
+            # The old versions are still part of earlier commits (and maybe of other
+            # branches), but the branch just written reads the new ones: under cache
+            # pressure, drop the old ones before nodes that are still being read.
+            self._nodes.demote(superseded)
         return new_root
 
     @contextmanager

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import tracemalloc
 
 import pytest
 
 from lakever_server.graveler.tree import FORMAT_VERSION, CorruptNode, MemoryNodeStore, Node, Tree
-from lakever_server.graveler.tree.codec import EMPTY_DATA, decode, encode, node_id
+from lakever_server.graveler.tree.codec import (
+    EMPTY_DATA,
+    approximate_memory,
+    decode,
+    encode,
+    node_id,
+)
 
-from .trees import lake_items
+from .trees import lake_items, object_value
 
 # If either of these changes, the node format or the chunking rule changed: existing
 # repositories would stop matching their stored roots. Bump FORMAT_VERSION, then update.
@@ -73,3 +80,44 @@ def test_a_node_whose_bytes_do_not_match_its_id_is_refused() -> None:
     with pytest.raises(CorruptNode) as raised:
         tree.get(root, b"k")
     assert raised.value.node_id == root
+
+
+@pytest.mark.parametrize("version", [1, 100_000], ids=["same value sizes", "longer values"])
+def test_values_replaced_in_place_encode_as_the_same_tree_built_afresh(version: int) -> None:
+    # A scattered update replaces values in their nodes and, when the sizes stay, reuses
+    # the nodes' offsets: the result must be the tree built from the new items.
+    items = lake_items(5_000)
+    changed = dict(items)
+    for key, _ in items[::97]:
+        changed[key] = object_value(key, version)
+    tree = Tree(MemoryNodeStore())
+    root = tree.apply(tree.build(items), [(k, changed[k]) for k, _ in items[::97]])
+    assert root == Tree(MemoryNodeStore()).build(sorted(changed.items()))
+    store = tree.store
+    assert isinstance(store, MemoryNodeStore)
+    assert all(node_id(encode(decode(data))) == nid for nid, data in store.nodes.items())
+
+
+@pytest.mark.parametrize(
+    ("level", "entries"), [(0, 8), (0, 64), (0, 300), (1, 8), (1, 64), (2, 300)]
+)
+def test_the_memory_charged_for_a_decoded_node_is_within_a_tenth_of_what_it_takes(
+    level: int, entries: int
+) -> None:
+    items = lake_items(entries)
+    keys = [key for key, _ in items]
+    if level == 0:
+        node = Node.leaf(keys, [value for _, value in items])
+    else:
+        ids = [hashlib.sha256(key).hexdigest() for key in keys]
+        node = Node.internal(level, keys, ids, [1_000 + i for i in range(entries)])
+    encoded = [encode(node) for _ in range(50)]
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        decoded = [decode(data) for data in encoded]
+        taken = (tracemalloc.get_traced_memory()[0] - start) / len(decoded)
+    finally:
+        tracemalloc.stop()
+    charged = approximate_memory(decoded[0], len(encoded[0]))
+    assert abs(charged - taken) <= taken / 10, (charged, taken)

@@ -279,3 +279,26 @@ def test_a_save_racing_with_a_failed_write_never_skips_the_unstored_node() -> No
     assert outcomes in (["failed"], ["saved"])
     if outcomes == ["saved"]:
         assert block.exists(store.address(nid))
+
+
+def test_a_write_demotes_the_nodes_it_replaced_so_they_are_evicted_first() -> None:
+    block = MemoryBlockStore()
+    cache = NodeCache()
+    store = BlockNodeStore(block, "mem://repo", cache)
+    tree = Tree(store)
+    items = lake_items(20_000)
+    root = tree.build(items)
+    old = set(tree.walk_nodes(root))
+    levels = tree.height(root) + 1
+    new_root = tree.apply(root, [(items[7_777][0], b"changed")])
+    new = set(tree.walk_nodes(new_root))  # read last: the most recently used
+    superseded = old - new
+    assert len(superseded) == levels  # one node per level, the root included
+    assert cache.demotions == len(superseded)
+    for step in range(1, len(superseded) + 1):
+        # One eviction: the cache is squeezed by one byte and takes a one-byte entry.
+        cache.max_bytes = cache.size_bytes - 1
+        cache.add(f"mem://elsewhere/{step}", Node.leaf([b"k"], [b"v"]), 1)
+        evicted = {nid for nid in old | new if store.address(nid) not in cache}
+        assert len(evicted) == step
+        assert evicted <= superseded
