@@ -1,8 +1,10 @@
 """Benchmarks of the versioning core: costs must follow the change, not the lake.
 
 Run ``.venv/bin/python -m benchmarks.bench_core`` (``--small`` for a quick check at
-1/100 scale, ``--scale 0.005 --repeats 3`` for a smoke test). In-process, on SQLite +
-local disk (the embedded default), falling back to memory stores if those are absent.
+1/100 scale, ``--scale 0.005 --repeats 3`` for a smoke test, ``--cache-mib 64`` for a
+node cache far smaller than the 1M tree, so that most leaves are read cold).
+In-process, on SQLite + local disk (the embedded default), falling back to memory
+stores if those are absent.
 Prints medians and the ratios the spec bounds, all measured in this one run, each with
 the median CPU time of the process next to the wall time (the machine may be shared:
 wall time includes waiting for a core, CPU time does not; it counts every thread of
@@ -38,6 +40,8 @@ from lakever_server.catalog.catalog import Catalog
 from lakever_server.catalog.entries import encode_entry
 from lakever_server.catalog.models import Entry
 from lakever_server.graveler.commits import CommitRequest
+from lakever_server.graveler.graveler import Graveler
+from lakever_server.graveler.tree import DEFAULT_CACHE_BYTES, NodeCache
 
 REPEATS = 21
 
@@ -197,10 +201,16 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="size of the big lake and bulk commit, 0-1"
     )
     parser.add_argument("--repeats", type=int, default=REPEATS, help="samples per median")
+    parser.add_argument(
+        "--cache-mib",
+        type=int,
+        default=DEFAULT_CACHE_BYTES // 2**20,
+        help="node cache bound (default: the server's); smaller shows the cold-read regime",
+    )
     args = parser.parse_args()
     scale = 0.01 if args.small else args.scale
-    if not 0 < scale <= 1 or args.repeats < 1:
-        parser.error("--scale must be in (0, 1] and --repeats at least 1")
+    if not 0 < scale <= 1 or args.repeats < 1 or args.cache_mib < 1:
+        parser.error("--scale must be in (0, 1], --repeats and --cache-mib at least 1")
     small_size = 1_000
     big_size = max(2 * small_size + 1, round(1_000_000 * scale))
     bulk = max(1_000, round(100_000 * scale))
@@ -208,7 +218,8 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="lakever-bench-"))
     try:
         kv, block, namespace, kind = _stores(root)
-        catalog = Catalog(kv, block)
+        cache = NodeCache(max_bytes=args.cache_mib * 2**20)
+        catalog = Catalog(kv, block, graveler=Graveler(kv, block, cache=cache))
         rng = random.Random(7)
         print(
             f"stores: {kind}; big lake {big_size:,} objects, small lake {small_size:,}; "
@@ -225,7 +236,6 @@ def main() -> None:
             f"({big_size / build:,.0f} entries/s); peak RSS {rss_peak / 1024:.0f} MiB "
             f"(process before: {rss_before / 1024:.0f} MiB)"
         )
-        cache = catalog.graveler.cache
         print(
             f"node cache after the build: {cache.size_bytes / 2**20:.0f} MiB "
             f"(bounded at {cache.max_bytes / 2**20:.0f} MiB): the tree is never held whole"

@@ -10,7 +10,7 @@ import re
 
 from tests.benchmarks.support import run_benchmark
 
-ARGS = ["--scale", "0.003", "--repeats", "3"]
+ARGS = ["--scale", "0.003", "--repeats", "3", "--cache-mib", "2"]
 NUMBER = r"[\d,]+(?:\.\d+)?"
 ROW = re.compile(
     rf"^(?P<label>\S.*?)\s+(?P<big>{NUMBER}) ms\s+(?P<small>{NUMBER}) ms"
@@ -45,6 +45,7 @@ def test_bench_core_prints_every_measure_with_consistent_figures() -> None:
     )
     assert build, out
     assert int(build[4]) > 0
+    assert re.search(r"^node cache after the build: \d+ MiB \(bounded at 2 MiB\)", out, re.M), out
     rows = {m["label"]: m for line in out.splitlines() if (m := ROW.match(line))}
     assert set(rows) == EXPECTED_ROWS, out
     for label, row in rows.items():
