@@ -17,6 +17,10 @@ baseline, ``/webhdfs/`` routed to the WebHDFS app), then measures:
 - the same S3 PUT/GET (presigned URLs, unsigned payload) and WebHDFS CREATE/OPEN with curl,
   a native client: engines such as Spark stream from the JVM, and a Python client on the
   same two cores would otherwise be measured as much as the gateway;
+- an S3 multipart upload as engines send one (Hadoop s3a: 64 MiB parts, several at
+  once): two curl processes sending presigned ``UploadPart`` requests, then the
+  completion. A single PUT's ETag is the MD5 of the whole object, one serial hash that
+  bounds it at about a core's MD5 speed; a multipart upload hashes each part on its own;
 - Spark (local[2]) writing a DataFrame as ``--spark-files`` small Parquet files to a
   branch over WebHDFS, against the same write to a local directory.
 
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import mmap
 import os
 import statistics
@@ -63,6 +68,10 @@ RAW_PIECE = 256 * 1024
 """The raw writer's buffer: ``cp``'s. A single multi-MiB ``write`` makes Linux take
 large page-cache folios, which on a fresh virtual machine cost a first touch per page
 and made the raw figure swing from 300 to 1,800 MiB/s between runs."""
+PART_MIB = 64
+"""Part size of the curl multipart upload: Hadoop s3a's default (``fs.s3a.multipart.size``)."""
+STREAMS = 2
+"""Parts sent at once by the curl multipart upload (one per core here)."""
 RAW_DIRECT = "raw disk write O_DIRECT + fsync"
 """Shown beside the table, not a baseline: what the disk does without the page cache."""
 
@@ -292,6 +301,53 @@ def busiest(before: dict[int, float], after: dict[int, float], gib: float) -> tu
     return tuple(round(seconds / gib, 2) for seconds in spent[:4] if seconds / gib >= 0.05)
 
 
+def split_parts(source: Path, directory: Path) -> list[tuple[Path, str]]:
+    """The source cut into ``PART_MIB`` files, each with its MD5 (its part ETag)."""
+    directory.mkdir()
+    parts = []
+    with source.open("rb") as data:
+        while chunk := data.read(PART_MIB * BLOCK):
+            path = directory / f"part-{len(parts) + 1:05d}"
+            path.write_bytes(chunk)
+            parts.append((path, hashlib.md5(chunk).hexdigest()))
+    return parts
+
+
+def curl_multipart_put(s3: Any, repo: str, key: str, parts: list[tuple[Path, str]]) -> None:
+    """A multipart upload with its parts sent by ``STREAMS`` curl processes at once (as
+    engines send parts on several threads), then completed with the parts' MD5s: a part
+    the server stored differently fails the completion, and so the measure."""
+    upload = s3.create_multipart_upload(Bucket=repo, Key=key)["UploadId"]
+    urls = [
+        s3.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": repo, "Key": key, "UploadId": upload, "PartNumber": number},
+            ExpiresIn=3600,
+        )
+        for number in range(1, len(parts) + 1)
+    ]
+    senders = []
+    for stream in range(min(STREAMS, len(parts))):
+        args = [
+            arg
+            for i in range(stream, len(parts), STREAMS)
+            for arg in ("-T", str(parts[i][0]), urls[i])
+        ]
+        command = ["curl", "-sSf", "-H", "Expect:", "-o", "/dev/null", *args]
+        senders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    codes = [sender.wait() for sender in senders]  # every one, even after a failure
+    if any(codes):
+        raise SystemExit("a part upload failed")
+    s3.complete_multipart_upload(
+        Bucket=repo,
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": f'"{md5}"'} for n, (_, md5) in enumerate(parts, 1)]
+        },
+    )
+
+
 def cases(server: RunningServer, root: Path, source: Path) -> list[Case]:
     s3 = client(server)
     token = access_token(server)
@@ -299,6 +355,7 @@ def cases(server: RunningServer, root: Path, source: Path) -> list[Case]:
     downloaded = root / "downloaded.bin"
     put_url = presigned(s3, "put_object", "bench", "main/curl.bin")
     get_url = presigned(s3, "get_object", "bench", "main/curl.bin")
+    parts = split_parts(source, root / "parts")
     return [
         Case("raw disk write + fsync", lambda: raw_write(source, raw), "write", ""),
         Case("raw disk read", lambda: raw_read(raw), "read", ""),
@@ -338,6 +395,12 @@ def cases(server: RunningServer, root: Path, source: Path) -> list[Case]:
             lambda: curl("-o", "/dev/null", get_url),
             "read",
             "raw disk read",
+        ),
+        Case(
+            f"s3 multipart, curl x{STREAMS} ({PART_MIB} MiB parts)",
+            lambda: curl_multipart_put(s3, "bench", "main/curlmulti.bin", parts),
+            "write",
+            "raw disk write + fsync",
         ),
         Case(
             "webhdfs CREATE, curl",
@@ -411,7 +474,7 @@ def measure(
 def check_stored(server: RunningServer, size: int) -> None:
     """Every object the measures wrote is there, whole (a figure for a failed write is void)."""
     s3 = client(server)
-    for key in ("single.bin", "multi.bin", "curl.bin", "webhdfs.bin"):
+    for key in ("single.bin", "multi.bin", "curl.bin", "curlmulti.bin", "webhdfs.bin"):
         stored = s3.head_object(Bucket="bench", Key=f"main/{key}")["ContentLength"]
         if stored != size:
             raise SystemExit(f"main/{key} holds {stored} bytes, not {size}")

@@ -32,6 +32,7 @@ EXPECTED = {
     "s3 PUT, curl (presigned)",
     "s3 GET, curl (presigned) (cold)",
     "s3 GET, curl (presigned) (warm)",
+    "s3 multipart, curl x2 (64 MiB parts)",
     "webhdfs CREATE, curl",
     "webhdfs OPEN, curl (cold)",
     "webhdfs OPEN, curl (warm)",
