@@ -57,7 +57,7 @@ class _Crc32:
     def __init__(self) -> None:
         self._value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self._value = zlib.crc32(data, self._value)
 
     def digest(self) -> bytes:
@@ -68,7 +68,7 @@ class _Crc32c:
     def __init__(self) -> None:
         self._value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self._value = checksums.crc32c(data, self._value)
 
     def digest(self) -> bytes:
@@ -79,7 +79,7 @@ class _Crc64Nvme:
     def __init__(self) -> None:
         self._value = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self._value = checksums.crc64nvme(data, self._value)
 
     def digest(self) -> bytes:
@@ -297,6 +297,19 @@ def _coalesced(pieces: Iterable[bytes]) -> Iterator[bytes]:
 def is_aws_chunked(auth: Authenticated, request: SignableRequest) -> bool:
     encoding = request.header("content-encoding") or ""
     return auth.content_sha256 in _STREAMING or "aws-chunked" in encoding.lower()
+
+
+def needs_checking(auth: Authenticated, request: SignableRequest) -> bool:
+    """Whether the body has anything to decode or check (``VerifiedBody``): ``aws-chunked``
+    framing, a signed payload hash, ``Content-MD5``, an ``x-amz-checksum-*`` or a
+    trailer. A body with none of them (``UNSIGNED-PAYLOAD``) is the object as it is."""
+    if is_aws_chunked(auth, request) or len(auth.content_sha256) == 64:
+        return True
+    return any(
+        name in ("content-md5", "x-amz-trailer")
+        or (name.startswith("x-amz-checksum-") and name != "x-amz-checksum-type")
+        for name, _ in request.headers
+    )
 
 
 def decoded_length(auth: Authenticated, request: SignableRequest) -> int | None:

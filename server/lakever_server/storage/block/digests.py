@@ -7,6 +7,11 @@ hashers on a worker thread while the caller goes on with the block (writing it, 
 it otherwise, receiving the next one); it stays at most a few batches behind, in order,
 so memory stays bounded and the digests are exactly those of the stream.
 
+A block may be a view of a buffer its caller reuses: ``update(block, done)`` calls
+``done`` once every hasher has read the block (or hashing stopped on an error), and
+until then the caller must leave the buffer alone. The block store reads large uploads
+straight into its aligned write buffers this way and hashes them where they are.
+
 Small blocks are gathered first (a small upload is hashed inline at the end): handing
 each to a thread would cost more than hashing it.
 
@@ -21,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from lakever_server.storage.pools import SharedPool
@@ -47,10 +52,14 @@ MAX_OPEN_PARTS = 3
 this bounds the memory of a stream that arrives faster than it is hashed."""
 
 
+Block = bytes | memoryview
+"""A block to hash: bytes, or a view of a buffer lent until its ``done``."""
+
+
 class Hasher(Protocol):
     """What ``hashlib`` objects and the CRC wrappers offer."""
 
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: Block, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
@@ -59,10 +68,54 @@ _digest_pool = SharedPool(POOL_THREADS, "lakever-digest")
 """The process-wide pool that hashes blocks."""
 
 
-def _feed(hashers: Sequence[Hasher], blocks: Sequence[bytes]) -> None:
+Done = Callable[[], None]
+"""Called once the hashers have read a block: its buffer may be reused."""
+
+
+def _feed(hashers: Sequence[Hasher], blocks: Sequence[Block]) -> None:
     for block in blocks:
         for hasher in hashers:
             hasher.update(block)
+
+
+def _call_all(dones: Sequence[Done]) -> None:
+    for done in dones:
+        done()
+
+
+class _Batch:
+    """Blocks handed to the hashing thread together, and their ``done`` callbacks."""
+
+    __slots__ = ("blocks", "dones", "size")
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.dones: list[Done] = []
+        self.size = 0
+
+
+class DoneWhenAll:
+    """One ``done`` for a block handed on in several pieces: ``hold`` once per piece, and
+    ``release`` once more after the last (the block's own hold)."""
+
+    __slots__ = ("_done", "_held", "_lock")
+
+    def __init__(self, done: Done) -> None:
+        self._done = done
+        self._held = 1
+        self._lock = threading.Lock()
+
+    def hold(self) -> Done:
+        with self._lock:
+            self._held += 1
+        return self.release
+
+    def release(self) -> None:
+        with self._lock:
+            self._held -= 1
+            last = self._held == 0
+        if last:
+            self._done()
 
 
 class BackgroundDigests:
@@ -84,34 +137,41 @@ class BackgroundDigests:
 
     def __init__(self, hashers: Sequence[Hasher]) -> None:
         self._hashers = tuple(hashers)
-        self._batch: list[bytes] = []
-        self._batched = 0
-        self._waiting: deque[list[bytes]] = deque()
+        self._batch = _Batch()
+        self._waiting: deque[_Batch] = deque()
         self._running = False  # a pool thread is draining ``_waiting``
         self._error: BaseException | None = None
         self._changed = threading.Condition(threading.Lock())
 
-    def update(self, block: bytes) -> None:
+    def update(self, block: Block, done: Done | None = None) -> None:
+        """Hash ``block`` after those given before; ``done`` is called once it is read."""
         if not self._hashers:
+            if done is not None:
+                done()
             return
-        self._batch.append(block)
-        self._batched += len(block)
-        if self._batched >= INLINE_BELOW:
-            batch, self._batch, self._batched = self._batch, [], 0
+        batch = self._batch
+        batch.blocks.append(block)
+        batch.size += len(block)
+        if done is not None:
+            batch.dones.append(done)
+        if batch.size >= INLINE_BELOW:
+            self._batch = _Batch()
             self._hand_over(batch)
 
     def flush(self) -> None:
         """Hand the blocks gathered so far to the hashing thread (no more will follow
         them in this batch): ``finish`` then only waits."""
-        if self._batch:
-            batch, self._batch, self._batched = self._batch, [], 0
+        if self._batch.blocks:
+            batch, self._batch = self._batch, _Batch()
             self._hand_over(batch)
 
-    def _hand_over(self, batch: list[bytes]) -> None:
+    def _hand_over(self, batch: _Batch) -> None:
         with self._changed:
             while len(self._waiting) >= MAX_PENDING and self._error is None:
                 self._changed.wait()
-            self._raise_error()
+            if self._error is not None:
+                _call_all(batch.dones)  # never hashed: the blocks are free
+                self._raise_error()
             self._waiting.append(batch)
             if self._running:
                 return
@@ -128,17 +188,21 @@ class BackgroundDigests:
                     return
                 batch = self._waiting[0]
             try:
-                _feed(self._hashers, batch)
+                _feed(self._hashers, batch.blocks)
             except BaseException as error:  # surfaced in the caller's thread
                 with self._changed:
                     self._error = error
+                    dropped = list(self._waiting)
                     self._waiting.clear()
                     self._running = False
                     self._changed.notify_all()
+                for each in dropped:  # hashing stopped: nobody reads them any more
+                    _call_all(each.dones)
                 return
             with self._changed:
                 self._waiting.popleft()
                 self._changed.notify_all()
+            _call_all(batch.dones)
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -147,12 +211,15 @@ class BackgroundDigests:
 
     def finish(self) -> None:
         """Hash what is left and wait until every block given so far is hashed."""
-        with self._changed:
-            while self._running:
-                self._changed.wait()
-            self._raise_error()
-        batch, self._batch, self._batched = self._batch, [], 0
-        _feed(self._hashers, batch)
+        batch, self._batch = self._batch, _Batch()
+        try:
+            with self._changed:
+                while self._running:
+                    self._changed.wait()
+                self._raise_error()
+            _feed(self._hashers, batch.blocks)
+        finally:
+            _call_all(batch.dones)
 
 
 def multipart_checksum(part_md5s: Sequence[bytes]) -> str:
@@ -164,7 +231,7 @@ class StreamDigest(Protocol):
     """A checksum of a stream, computed beside it: ``update`` with every block in order,
     then ``hexdigest`` once (it waits for the hashing to finish)."""
 
-    def update(self, block: bytes) -> None: ...
+    def update(self, block: Block, done: Done | None = None) -> None: ...
 
     def hexdigest(self) -> str: ...
 
@@ -176,8 +243,8 @@ class Md5Digest:
         self._md5 = hashlib.md5()
         self._background = BackgroundDigests([self._md5])
 
-    def update(self, block: bytes) -> None:
-        self._background.update(block)
+    def update(self, block: Block, done: Done | None = None) -> None:
+        self._background.update(block, done)
 
     def flush(self) -> None:
         """Hand the blocks gathered so far to the hashing thread (the stream has ended,
@@ -211,19 +278,23 @@ class PartDigests:
         self._filled = part_bytes  # the current part is full: a new block starts one
         self._size = 0
 
-    def update(self, block: bytes) -> None:
+    def update(self, block: Block, done: Done | None = None) -> None:
+        # A block cut at a part boundary is read by two parts' digests: done after both.
+        pieces = DoneWhenAll(done) if done is not None else None
         while block:
             if self._filled == self._part_bytes:
                 self._start_part()
             take = min(len(block), self._part_bytes - self._filled)
             # Only a block that straddles a part boundary is cut (a copy of one block
-            # per part).
+            # per part, unless it is a memoryview).
             piece, block = (block, b"") if take == len(block) else (block[:take], block[take:])
-            self._open[-1].update(piece)
+            self._open[-1].update(piece, pieces.hold() if pieces is not None else None)
             self._filled += take
             self._size += take
             if self._filled == self._part_bytes:
                 self._open[-1].flush()
+        if pieces is not None:
+            pieces.release()
 
     def _start_part(self) -> None:
         while len(self._open) >= MAX_OPEN_PARTS:
