@@ -150,6 +150,76 @@ class PartDigestedPutStore(Protocol):
         ...
 
 
+@runtime_checkable
+class BodyReader(Protocol):
+    """Content read into the caller's buffers rather than handed over in chunks: an
+    upload read straight from the client's socket (``zerocopy``).
+
+    ``readinto`` may block; it fills the start of ``buffer`` and returns the count, 0
+    only at the end. ``length`` is the number of bytes it gives in all.
+    """
+
+    length: int
+
+    def readinto(self, buffer: memoryview) -> int: ...
+
+
+@runtime_checkable
+class ReaderPutStore(Protocol):
+    """Optional: a durable write that reads its content into its own write buffers.
+
+    A store writing through aligned buffers (``O_DIRECT``) has the reader fill them and
+    hashes them where they are: no chunk objects, no copy of the content in memory.
+    Other stores take the reader's content as chunks (``reader_chunks``).
+    """
+
+    def put_reader(
+        self, address: str, reader: BodyReader, *, part_checksum: bool = False
+    ) -> PutResult:
+        """Store as ``put`` does (``put_part_digested`` with ``part_checksum``)."""
+        ...
+
+    def upload_part_reader(
+        self, address: str, upload_id: str, part_number: int, reader: BodyReader
+    ) -> PutResult:
+        """Store one part as ``upload_part`` does."""
+        ...
+
+
+def reader_chunks(reader: BodyReader, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """A reader's content as chunks of up to ``size`` bytes, for stores that take
+    chunks."""
+    while True:
+        buffer = bytearray(size)
+        count = reader.readinto(memoryview(buffer))
+        if count == 0:
+            return
+        del buffer[count:]
+        yield bytes(buffer)
+
+
+class PrefixedReader:
+    """``chunks`` then the content of ``reader``, as a reader (an append: the stored
+    object's bytes, then the new ones)."""
+
+    def __init__(self, chunks: Iterable[bytes], size: int, reader: BodyReader) -> None:
+        self.length = size + reader.length
+        self._chunks = iter(chunks)
+        self._chunk = memoryview(b"")
+        self._reader = reader
+
+    def readinto(self, buffer: memoryview) -> int:
+        while not self._chunk:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return self._reader.readinto(buffer)
+            self._chunk = memoryview(chunk)
+        count = min(len(buffer), len(self._chunk))
+        buffer[:count] = self._chunk[:count]
+        self._chunk = self._chunk[count:]
+        return count
+
+
 def parse_address(address: str) -> tuple[str, str]:
     """Split ``scheme://rest`` into ``(scheme, rest)``, refusing traversal and NUL.
 

@@ -8,6 +8,11 @@ hands the disk one reused, page-aligned buffer instead (a few MiB at a time), co
 fraction of that and leaves the page cache to reads; the final fsync then has almost
 nothing left to flush. Object stores such as MinIO write large objects this way.
 
+A writer is given either chunks (``write``: gathered into its aligned buffer, a copy) or
+whole blocks already in an aligned buffer of its own (``aligned_buffer``, then
+``write_block``: written where they are). The second serves uploads read straight from
+the socket into such a buffer.
+
 Small blobs stay buffered: tree packs and part records are written whole by one call,
 and a direct write waits for the device every time. A writer therefore starts buffered
 and switches to ``O_DIRECT`` once its blob passes a threshold, at an aligned offset. The
@@ -23,6 +28,8 @@ import fcntl
 import mmap
 import os
 import threading
+from collections.abc import Callable
+from typing import Protocol
 
 ALIGN = 4096
 """Offsets, lengths and buffer addresses of direct writes are multiples of this (the page
@@ -49,6 +56,11 @@ touched yet, that block costs the first-touch fault of every page in it. Here a 
 calls 0.9-1.0 ms (``benchmarks/bench_core`` writes a 2.6 MB tree pack per scattered
 commit). Smaller calls reuse recycled small pages; on any machine the extra system
 calls cost microseconds per MiB."""
+
+LENT_BUFFERS = 8
+"""Aligned buffers one reader fills at most at a time (32 MiB): the one being filled and
+those the digests still read. Eight cover three 8 MiB parts hashed at once
+(``digests.PartDigests``); with fewer, the reader waits for the hashing."""
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 
@@ -78,6 +90,16 @@ class _Buffers:
 
 
 _buffers = _Buffers()
+
+
+def aligned_buffer() -> tuple[mmap.mmap, memoryview]:
+    """A page-aligned buffer of ``DIRECT_BLOCK`` bytes for ``BlobWriter.write_block``;
+    give it back with ``give_back``."""
+    return _buffers.take()
+
+
+def give_back(pair: tuple[mmap.mmap, memoryview]) -> None:
+    _buffers.give(pair)
 
 
 def _set_direct(fd: int, on: bool) -> bool:
@@ -149,6 +171,58 @@ class BlobWriter:
             return
         self._fill(memoryview(chunk))
 
+    def write_block(self, block: memoryview) -> None:
+        """Write ``block``, the start of an ``aligned_buffer()``, from where it is.
+
+        Only full buffers may precede the last block (so every block but the last starts
+        aligned), and not after ``write``. A full buffer passes ``DIRECT_AFTER``: it is
+        written with ``O_DIRECT`` (when ``direct_after`` allows it), and so is the
+        aligned head of a last block after one; what a block holds past its last
+        aligned page is written buffered, as ``finish`` does.
+        """
+        if self._buffer is not None:
+            raise RuntimeError("write_block after write")
+        aligned = len(block) - len(block) % ALIGN
+        offset = self.start + self.size
+        after = self._direct_after
+        if (
+            aligned
+            and after is not None
+            and offset % ALIGN == 0
+            and (self.direct or self.size + len(block) >= after)
+        ):
+            if not self.direct:
+                if _set_direct(self._fd, True):
+                    self.direct = True
+                else:
+                    self._direct_after = None
+            if self.direct:
+                written = self._write_direct(block[:aligned], offset)
+                block, offset = block[written:], offset + written
+                self.size += written
+        if block:
+            self._buffered()
+            pwrite_all(self._fd, block, offset)
+            self.size += len(block)
+
+    def _write_direct(self, data: memoryview, offset: int) -> int:
+        """Write aligned ``data`` with ``O_DIRECT``; the bytes written, all of them unless
+        the file system refused (then the writer is buffered again)."""
+        done = 0
+        while done < len(data):
+            try:
+                done += os.pwrite(self._fd, data[done:], offset + done)
+            except OSError as error:
+                if error.errno != errno.EINVAL:
+                    raise
+                self._buffered()
+                self._direct_after = None
+                break
+            if done % ALIGN:  # a short write left an unaligned offset
+                self._buffered()
+                break
+        return done
+
     def _fill(self, view: memoryview) -> None:
         assert self._buffer is not None
         buffer = self._buffer[1]
@@ -193,6 +267,7 @@ class BlobWriter:
     def finish(self) -> None:
         """Write what is still buffered; ``fd`` is buffered again afterwards."""
         if self._buffer is None:
+            self._buffered()  # after write_block
             return
         aligned = self._filled - self._filled % ALIGN
         if aligned and self.direct:
@@ -206,3 +281,127 @@ class BlobWriter:
         if self._buffer is not None:
             _buffers.give(self._buffer)
             self._buffer = None
+
+
+class Reader(Protocol):
+    """What ``write_reader`` reads (``base.BodyReader``)."""
+
+    def readinto(self, buffer: memoryview) -> int: ...
+
+
+class Digest(Protocol):
+    """What ``write_reader`` hashes with (``digests.StreamDigest``)."""
+
+    def update(self, block: memoryview, done: Callable[[], None] | None = None) -> None: ...
+
+
+class _Lent:
+    """An aligned buffer and how many still read it (the writer, digests)."""
+
+    __slots__ = ("pair", "readers")
+
+    def __init__(self, pair: tuple[mmap.mmap, memoryview]) -> None:
+        self.pair = pair
+        self.readers = 0
+
+
+class LentBuffers:
+    """The aligned buffers a reader fills: each is lent to the digests that hash it
+    while it is written, and filled again only once they are done with it."""
+
+    def __init__(self, most: int | None = None) -> None:
+        self._most = LENT_BUFFERS if most is None else most
+        self._buffers: list[_Lent] = []
+        self._changed = threading.Condition(threading.Lock())
+
+    def take(self) -> _Lent:
+        """A buffer nobody reads (waiting for one while ``most`` are lent)."""
+        with self._changed:
+            while True:
+                for lent in self._buffers:
+                    if lent.readers == 0:
+                        lent.readers = 1
+                        return lent
+                if len(self._buffers) < self._most:
+                    break
+                self._changed.wait()
+        lent = _Lent(_buffers.take())
+        lent.readers = 1
+        with self._changed:
+            self._buffers.append(lent)
+        return lent
+
+    def lend(self, lent: _Lent) -> Callable[[], None]:
+        """One more reader of ``lent``; call the returned function when it is done."""
+        with self._changed:
+            lent.readers += 1
+
+        def done() -> None:
+            self.release(lent)
+
+        return done
+
+    def release(self, lent: _Lent) -> None:
+        with self._changed:
+            lent.readers -= 1
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Wait until nobody reads any buffer, then give them back to the pool."""
+        with self._changed:
+            while any(lent.readers for lent in self._buffers):
+                self._changed.wait()
+            lent_buffers, self._buffers = self._buffers, []
+        for lent in lent_buffers:
+            _buffers.give(lent.pair)
+
+
+def _fill(reader: Reader, view: memoryview) -> int:
+    """Fill ``view`` from ``reader``; fewer bytes only at the reader's end."""
+    filled = 0
+    while filled < len(view):
+        count = reader.readinto(view[filled:])
+        if count == 0:
+            break
+        filled += count
+    return filled
+
+
+def write_reader(
+    writer: BlobWriter,
+    reader: Reader,
+    digest: Digest | None,
+    lent: LentBuffers,
+    written: Callable[[], None] = lambda: None,
+    limit: int | None = None,
+) -> None:
+    """Read ``reader`` to its end into aligned buffers from ``lent`` and write each with
+    ``writer.write_block`` where it is, after handing it to ``digest`` (which hashes it
+    on another thread meanwhile). ``written`` is called after each block is written.
+    A reader with more than ``limit`` bytes raises ``ValueError`` (none is written past
+    the limit).
+
+    The caller waits for ``digest`` (``hexdigest``), even when this raised, before
+    ``lent.close()``: until then the digest may still read the buffers.
+    """
+    while True:
+        buffer = lent.take()
+        try:
+            view = buffer.pair[1]
+            if limit is not None:
+                view = view[: min(len(view), limit - writer.size)]
+            filled = _fill(reader, view)
+            if filled:
+                block = view[:filled]
+                if digest is not None:
+                    digest.update(block, lent.lend(buffer))
+                writer.write_block(block)
+                written()
+        finally:
+            lent.release(buffer)
+        if filled < len(view):
+            return
+        if limit is not None and writer.size >= limit:
+            if reader.readinto(memoryview(bytearray(1))):
+                raise ValueError(f"the content is longer than {limit} bytes")
+            return

@@ -11,11 +11,12 @@ never turns a folder into a symlink) and open the file itself with ``O_NOFOLLOW`
 
 Multipart parts are temporary and written without fsync. They go straight into one sparse
 *assembly file* per upload, part n at offset ``(n-1) * S``, where the slot size S is the
-size of the first part to finish; a part of another size, or a second upload of a part
-number, gets a file of its own. Completing uniform parts (every part but the last of one
-size: what boto3, s3a, pyarrow and the AWS CLI send) copies at most the parts kept apart
-into their slots, cuts the assembly file to length, syncs it and renames it into place:
-the data is written once. Anything else is composed by an in-kernel copy
+size of the first part to finish (or to start, for a part read from the client's socket
+into the writer's buffers, whose size is known up front); a part of another size, or a
+second upload of a part number, gets a file of its own. Completing uniform parts (every
+part but the last of one size: what boto3, s3a, pyarrow and the AWS CLI send) copies at
+most the parts kept apart into their slots, cuts the assembly file to length, syncs it and
+renames it into place: the data is written once. Anything else is composed by an in-kernel copy
 (``copy_file_range``) into a new file, as S3 would assemble it.
 """
 
@@ -33,17 +34,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from lakever_server.errors import InvalidValue, NotFound
-from lakever_server.storage.block.base import CHUNK_SIZE, BlockStat, PutResult, parse_address
+from lakever_server.storage.block.base import (
+    CHUNK_SIZE,
+    BlockStat,
+    BodyReader,
+    PutResult,
+    parse_address,
+)
 from lakever_server.storage.block.digests import (
     Md5Digest,
     PartDigests,
     StreamDigest,
     multipart_checksum,
 )
-from lakever_server.storage.block.direct import ALIGN, DIRECT_AFTER, BlobWriter
+from lakever_server.storage.block.direct import (
+    ALIGN,
+    DIRECT_AFTER,
+    BlobWriter,
+    LentBuffers,
+    write_reader,
+)
 from lakever_server.storage.pools import SharedPool
 
 UPLOADS_DIR = ".lakever-uploads"
@@ -113,7 +126,7 @@ class _Writeback:
 
 def _write_atomically(
     target: Path,
-    chunks: Iterable[bytes],
+    chunks: Iterable[bytes] | BodyReader,
     *,
     durable: bool = True,
     make_folder: bool = True,
@@ -121,6 +134,9 @@ def _write_atomically(
     digest: Callable[[], StreamDigest] | None = Md5Digest,
 ) -> PutResult:
     """Stream ``chunks`` into ``target`` via a temporary sibling; return size and MD5.
+
+    ``chunks`` may be a ``BodyReader``: it then fills the writer's aligned buffers, which
+    are hashed and written where they are (``direct.write_reader``).
 
     ``durable=False`` skips both fsyncs: the blob is still all-or-nothing for readers,
     but survives a power loss only once its file and folder are synced.
@@ -138,13 +154,22 @@ def _write_atomically(
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         writer = BlobWriter(fd, direct_after=DIRECT_AFTER if direct else None)
+
+        def written() -> None:
+            if writeback is not None and not writer.direct:
+                writeback.written(fd, writer.size)
+
+        lent = LentBuffers() if isinstance(chunks, BodyReader) else None
+        md5 = ""
         try:
-            for chunk in chunks:
-                if checksum is not None:
-                    checksum.update(chunk)
-                writer.write(chunk)
-                if writeback is not None and not writer.direct:
-                    writeback.written(fd, writer.size)
+            if lent is not None:
+                write_reader(writer, cast(BodyReader, chunks), checksum, lent, written)
+            else:
+                for chunk in cast(Iterable[bytes], chunks):
+                    if checksum is not None:
+                        checksum.update(chunk)
+                    writer.write(chunk)
+                    written()
             writer.finish()
             md5 = "" if checksum is None else checksum.hexdigest()
             if durable:
@@ -152,6 +177,11 @@ def _write_atomically(
         finally:
             writer.close()
             os.close(fd)
+            if lent is not None:
+                if checksum is not None and not md5:  # failed: the digest may still read
+                    with contextlib.suppress(Exception):
+                        checksum.hexdigest()
+                lent.close()
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -384,11 +414,45 @@ def _fill_slot(
     return PutResult(size=writer.size, md5=checksum)
 
 
+def _fill_slot_reader(directory: Path, number: int, reader: BodyReader, slot: int) -> PutResult:
+    """``_fill_slot`` for a part read into the writer's buffers, known to fit the slot."""
+    offset = (number - 1) * slot
+    md5, lent, started = Md5Digest(), LentBuffers(), 0
+    checksum = ""
+    fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    writer = BlobWriter(fd, offset, direct_after=0 if slot % ALIGN == 0 else None)
+
+    def written() -> None:
+        nonlocal started
+        if not writer.direct and writer.size - started >= WRITEBACK_STEP:
+            _start_writeback(fd, offset + started, writer.size - started)
+            started = writer.size
+
+    try:
+        try:
+            write_reader(writer, reader, md5, lent, written, limit=slot)
+        except ValueError:  # more bytes than its length said: nothing was staged
+            raise InvalidValue("the part is longer than its Content-Length") from None
+        writer.finish()
+        checksum = md5.hexdigest()
+        _start_writeback(fd, offset + started, writer.size - started)
+    finally:
+        writer.close()
+        os.close(fd)
+        if not checksum:  # failed: the digest may still read the buffers
+            with contextlib.suppress(Exception):
+                md5.hexdigest()
+        lent.close()
+    return PutResult(size=writer.size, md5=checksum)
+
+
 def _write_part(
-    directory: Path, number: int, chunks: Iterator[bytes], slot: int | None
+    directory: Path, number: int, chunks: Iterator[bytes] | BodyReader, slot: int | None
 ) -> PutResult:
     """Store a part in its slot when it is free and the part fits, else in a file of its
     own; record it once its data is written."""
+    if isinstance(chunks, BodyReader) and slot is not None and chunks.length > slot:
+        slot = None  # longer than a slot: a file of its own from the start
     if slot:
         lock = directory / f"{number:05d}.lock"
         if _try_lock(lock):
@@ -398,7 +462,11 @@ def _write_part(
                 # completion has begun (it may cut and rename the assembly file).
                 current = _read_part(directory, number)
                 if not (directory / COMPLETING).exists() and (current is None or current.file):
-                    stored = _fill_slot(directory, number, chunks, slot)
+                    stored = (
+                        _fill_slot_reader(directory, number, chunks, slot)
+                        if isinstance(chunks, BodyReader)
+                        else _fill_slot(directory, number, chunks, slot)
+                    )
                     if isinstance(stored, PutResult):
                         _record_part(directory, _Part(number, stored.md5, stored.size, None))
                         return stored
@@ -408,7 +476,9 @@ def _write_part(
     return _write_part_file(directory, number, chunks)
 
 
-def _write_part_file(directory: Path, number: int, chunks: Iterable[bytes]) -> PutResult:
+def _write_part_file(
+    directory: Path, number: int, chunks: Iterable[bytes] | BodyReader
+) -> PutResult:
     # A name of its own per upload: two uploads of one part number never mix bytes.
     name = f"{number:05d}.{uuid.uuid4().hex}"
     result = _write_atomically(directory / name, chunks, durable=False, make_folder=False)
@@ -610,6 +680,12 @@ class LocalBlockStore:
     def put_part_digested(self, address: str, chunks: Iterable[bytes]) -> PutResult:
         return self._write(self._write_path(address), address, chunks, digest=PartDigests)
 
+    def put_reader(
+        self, address: str, reader: BodyReader, *, part_checksum: bool = False
+    ) -> PutResult:
+        digest = PartDigests if part_checksum else Md5Digest
+        return self._write(self._write_path(address), address, reader, digest=digest)
+
     def _write_path(self, address: str) -> Path:
         """``_path`` of an address a blob can be written at (one with a key)."""
         path = self._path(address)
@@ -621,7 +697,7 @@ class LocalBlockStore:
     def _write(
         path: Path,
         address: str,
-        chunks: Iterable[bytes],
+        chunks: Iterable[bytes] | BodyReader,
         *,
         durable: bool = True,
         digest: Callable[[], StreamDigest] | None = Md5Digest,
@@ -803,6 +879,22 @@ class LocalBlockStore:
         directory = self._upload_dir(upload_id)
         try:
             return self._upload_part(directory, part_number, iter(chunks))
+        except FileNotFoundError:  # aborted or completed meanwhile
+            raise NotFound("no such upload", kind="upload", name=upload_id) from None
+
+    def upload_part_reader(
+        self, address: str, upload_id: str, part_number: int, reader: BodyReader
+    ) -> PutResult:
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise InvalidValue("part number must be 1-10000", field="part_number")
+        directory = self._upload_dir(upload_id)
+        try:
+            # The size is known before the first byte: it claims the slot size at once
+            # if no part did, where a streamed part is held until its size is known.
+            slot = _slot_size(directory)
+            if slot is None:
+                slot = _claim_slot_size(directory, reader.length)
+            return _write_part(directory, part_number, reader, slot)
         except FileNotFoundError:  # aborted or completed meanwhile
             raise NotFound("no such upload", kind="upload", name=upload_id) from None
 
