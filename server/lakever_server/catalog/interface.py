@@ -45,6 +45,7 @@ from lakever_server.catalog.models import (
     Tag,
 )
 from lakever_server.graveler.merge import MergePreview
+from lakever_server.storage.block.base import BodyReader
 
 
 class CatalogService(Protocol):
@@ -336,7 +337,7 @@ class CatalogService(Protocol):
         repository: str,
         branch: str,
         path: str,
-        chunks: Iterable[bytes],
+        chunks: Iterable[bytes] | BodyReader,
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
@@ -346,7 +347,9 @@ class CatalogService(Protocol):
         part_checksum: bool = False,
     ) -> Entry:
         """Stream content to a new physical address in the repository's namespace, then
-        stage the entry. ``if_absent``/``if_match`` (checksum) are checked atomically
+        stage the entry. ``chunks`` may be a ``BodyReader`` (an upload read straight from
+        the socket), which a store that can (``ReaderPutStore``) reads into its own write
+        buffers. ``if_absent``/``if_match`` (checksum) are checked atomically
         with staging; on failure the content is not linked. ``part_checksum`` lets the
         checksum be S3's multipart form over 8 MiB parts where the store can hash that
         on several cores (``PartDigestedPutStore``): for writers whose clients never

@@ -28,7 +28,15 @@ from lakever_server.catalog.settings import RepositorySettings
 from lakever_server.errors import InvalidValue, LakeverError, NotFound, PreconditionFailed
 from lakever_server.graveler.graveler import CommitRequest, Graveler
 from lakever_server.graveler.names import validate_amount
-from lakever_server.storage.block.base import BlockStore, PartDigestedPutStore, parse_address
+from lakever_server.storage.block.base import (
+    BlockStore,
+    BodyReader,
+    PartDigestedPutStore,
+    PutResult,
+    ReaderPutStore,
+    parse_address,
+    reader_chunks,
+)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -128,7 +136,7 @@ class ObjectsMixin:
         repository: str,
         branch: str,
         path: str,
-        chunks: Iterable[bytes],
+        chunks: Iterable[bytes] | BodyReader,
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
@@ -140,10 +148,7 @@ class ObjectsMixin:
         validate_path(path)
         self._guard(repository, branch, force)
         address = self.new_physical_address(repository)
-        if part_checksum and isinstance(self.block, PartDigestedPutStore):
-            stored = self.block.put_part_digested(address, chunks)
-        else:
-            stored = self.block.put(address, chunks)
+        stored = self._put(address, chunks, part_checksum)
         entry = Entry(
             path=path,
             physical_address=address,
@@ -158,6 +163,18 @@ class ObjectsMixin:
         except LakeverError:
             self.block.delete(address)  # never linked: nothing can reference it
             raise
+
+    def _put(
+        self, address: str, chunks: Iterable[bytes] | BodyReader, part_checksum: bool
+    ) -> PutResult:
+        """Store the content with the best write the block store offers."""
+        if isinstance(chunks, BodyReader):
+            if isinstance(self.block, ReaderPutStore):
+                return self.block.put_reader(address, chunks, part_checksum=part_checksum)
+            chunks = reader_chunks(chunks)
+        if part_checksum and isinstance(self.block, PartDigestedPutStore):
+            return self.block.put_part_digested(address, chunks)
+        return self.block.put(address, chunks)
 
     def stage_entry(
         self,
