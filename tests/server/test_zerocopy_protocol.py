@@ -29,7 +29,7 @@ from uvicorn.server import ServerState
 
 from lakever_server.config import Settings
 from lakever_server.serve import uvicorn_config
-from lakever_server.zerocopy import ZEROCOPY_SEND, protocol
+from lakever_server.zerocopy import ZEROCOPY_SEND, BodyIncomplete, protocol
 from lakever_server.zerocopy.protocol import ZeroCopyCycle, ZeroCopyHttpToolsProtocol
 
 LOOPS = {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
@@ -627,3 +627,219 @@ def test_a_client_leaving_mid_upload_gives_the_app_a_disconnect(
     run(scenario())
     assert app.ends[0] == "disconnect"
     assert 0 < sum(size for size, _ in app.messages[:-1]) < 10_000_000
+
+
+@dataclass
+class ReaderApp:
+    """Reads a request body with ``ZEROCOPY_RECEIVE`` in a worker thread when the scope
+    offers it (through ``receive`` otherwise) and answers with its size and digest;
+    a body that ends early is answered 400."""
+
+    offered: list[bool] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        offer = (scope.get("extensions") or {}).get(protocol.ZEROCOPY_RECEIVE)
+        self.offered.append(offer is not None)
+        if offer is None:
+            parts = []
+            while True:
+                message = await receive()
+                assert message["type"] == "http.request"
+                parts.append(message["body"])
+                if not message["more_body"]:
+                    break
+            data = b"".join(parts)
+        else:
+            reader = offer["open"]()
+            assert reader.length == offer["length"]
+            try:
+                data = await asyncio.get_running_loop().run_in_executor(None, read_all, reader)
+            except BodyIncomplete as error:
+                self.outcomes.append(f"incomplete: {error}")
+                await respond(send, 400, b"incomplete")
+                return
+            finally:
+                reader.close()
+            end = await receive()  # the end of the body, as receive gives it
+            assert end == {"type": "http.request", "body": b"", "more_body": False}
+        self.outcomes.append("read")
+        await respond(send, 200, f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode())
+
+
+def read_all(reader: Any) -> bytes:
+    """The reader's bytes, read into one reused buffer of an odd size."""
+    buffer = memoryview(bytearray(3 * 1024 * 1024 + 5))
+    out = bytearray()
+    while count := reader.readinto(buffer):
+        out += buffer[:count]
+    assert reader.readinto(buffer) == 0
+    return bytes(out)
+
+
+async def respond(send: Any, status: int, body: bytes) -> None:
+    start = {"type": "http.response.start", "status": status}
+    await send({**start, "headers": [(b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def digest_line(payload: bytes) -> bytes:
+    return f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
+
+
+async def closed_by_server(client: Client) -> bool:
+    """Whether the server closes the connection (its end of file arrives)."""
+    rest = await asyncio.wait_for(client.reader.read(), 10)
+    return rest == b""
+
+
+def test_a_large_body_is_read_into_the_app_buffers_from_parsed_pieces_and_the_socket(
+    run: Callable[[Awaitable[None]], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = os.urandom(20 * 1024 * 1024 + 4099)
+    app = ReaderApp()
+    sources = {"pieces": 0, "socket": 0}
+    copy_piece, receive_socket = (
+        protocol.SocketBodyReader._copy_piece,
+        protocol.SocketBodyReader._receive,
+    )
+
+    def counted_piece(reader: protocol.SocketBodyReader, view: memoryview) -> int:
+        count = copy_piece(reader, view)
+        sources["pieces"] += count
+        return count
+
+    def counted_socket(reader: protocol.SocketBodyReader, view: memoryview) -> int:
+        count = receive_socket(reader, view)
+        sources["socket"] += count
+        return count
+
+    monkeypatch.setattr(protocol.SocketBodyReader, "_copy_piece", counted_piece)
+    monkeypatch.setattr(protocol.SocketBodyReader, "_receive", counted_socket)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            headers = [("host", "test"), ("content-length", str(len(payload)))]
+            head = client.http.send(h11.Request(method="PUT", target="/x", headers=headers))
+            # The head and the start of the body in one write: parsed with the head.
+            client.writer.write(head + payload[:300_000])
+            await client.writer.drain()
+            for at in range(300_000, len(payload), 1_000_000):
+                client.writer.write(payload[at : at + 1_000_000])
+                await client.writer.drain()
+            response, body = await client.response()
+            assert header(response, b"connection") == b"close"
+            assert await closed_by_server(client)
+            await client.close()
+        assert response.status_code == 200
+        assert body == digest_line(payload)
+
+    run(scenario())
+    assert app.offered == [True]
+    assert sources["pieces"] > 0
+    assert sources["socket"] > 0
+    assert sources["pieces"] + sources["socket"] == len(payload)
+
+
+def test_a_body_reader_answers_expect_100_continue_before_reading(
+    run: Callable[[Awaitable[None]], None],
+) -> None:
+    payload = os.urandom(protocol.READINTO_AFTER + 12345)
+    app = ReaderApp()
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            head = (
+                "PUT /x HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\n"
+                f"content-length: {len(payload)}\r\n\r\n"
+            )
+            client.writer.write(head.encode())
+            await client.writer.drain()
+            interim = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), 10)
+            assert interim.startswith(b"HTTP/1.1 100")
+            client.writer.write(payload)
+            await client.writer.drain()
+            response, body = await client.response()
+            await client.close()
+        assert response.status_code == 200
+        assert body == digest_line(payload)
+
+    run(scenario())
+    assert app.offered == [True]
+
+
+@pytest.mark.parametrize("ending", ["reset", "close", "silence"])
+def test_a_client_that_leaves_or_goes_quiet_mid_body_fails_the_read_and_the_server_serves_on(
+    run: Callable[[Awaitable[None]], None], monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    monkeypatch.setattr(protocol, "READ_IDLE_TIMEOUT", 1.0)
+    app = ReaderApp()
+    payload = os.urandom(10_000_000)
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            head = f"PUT /x HTTP/1.1\r\nhost: test\r\ncontent-length: {len(payload)}\r\n\r\n"
+            client.writer.write(head.encode() + payload[:3_000_000])
+            await client.writer.drain()
+            if ending == "silence":
+                # Still connected, sending nothing: answered once the reader gives up,
+                # and the connection closed after the answer.
+                response, body = await client.response()
+                assert (response.status_code, body) == (400, b"incomplete")
+                assert await closed_by_server(client)
+            elif ending == "reset":
+                client.abort()
+            else:
+                client.writer.write_eof()
+            deadline = asyncio.get_running_loop().time() + 10
+            while not app.outcomes and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            await client.close()
+            other = await Client.connect(port)
+            response, body = await other.exchange("/next", method="POST")
+            await other.close()
+        assert response.status_code == 200
+        assert body == digest_line(b"")
+
+    run(scenario())
+    assert app.offered == [True, False]
+    assert app.outcomes[0].startswith("incomplete")
+    assert app.outcomes[1:] == ["read"]
+
+
+@pytest.mark.parametrize("kind", ["small", "chunked"])
+def test_small_and_chunked_bodies_are_not_offered_a_reader_and_keep_the_connection(
+    run: Callable[[Awaitable[None]], None], kind: str
+) -> None:
+    payload = os.urandom(protocol.READINTO_AFTER - 1 if kind == "small" else 5_000_000)
+    app = ReaderApp()
+
+    async def scenario() -> None:
+        async with serving(app) as port:
+            client = await Client.connect(port)
+            headers = [("host", "test")]
+            if kind == "small":
+                headers.append(("content-length", str(len(payload))))
+            else:
+                headers.append(("transfer-encoding", "chunked"))
+            put = h11.Request(method="PUT", target="/x", headers=headers)
+            client.writer.write(client.http.send(put))
+            for at in range(0, len(payload), 1_000_000):
+                client.writer.write(client.http.send(h11.Data(data=payload[at : at + 1_000_000])))
+            client.writer.write(client.http.send(h11.EndOfMessage()))
+            await client.writer.drain()
+            response, body = await client.response()
+            assert header(response, b"connection") is None
+            second, empty = await client.exchange("/again", method="POST")
+            await client.close()
+        assert response.status_code == 200
+        assert body == digest_line(payload)
+        assert (second.status_code, empty) == (200, digest_line(b""))
+
+    run(scenario())
+    assert app.offered == [False, False]

@@ -54,6 +54,32 @@ kept as they came and handed on as they are (joined only when several wait), and
 socket is read on until ``BODY_HIGH_WATER`` bytes wait, so a large upload costs the
 event loop one wake-up per few hundred KiB and no copy of its own. The messages are the
 same: the body bytes in order, ``more_body``, ``http.disconnect``.
+
+A request with a ``Content-Length`` body of at least ``READINTO_AFTER`` bytes (not
+chunked, not an upgrade) is also offered ``lakever.http.request.readinto``
+(``ZEROCOPY_RECEIVE``): the application's worker thread reads the body straight into its
+own buffers (the block store's aligned write buffers), with no ``bytes`` object per
+piece, no join and no hand-over between threads. Opening the reader (on the loop, before
+any body was received):
+
+- answers ``Expect: 100-continue`` as ``receive`` would;
+- pauses the transport's reading, so the loop no longer reads the socket (uvloop and
+  asyncio drop a pending read when paused), and hands the reader the pieces parsed
+  already; the rest, exactly the ``Content-Length`` bytes the parser has not seen, the
+  reader reads from a duplicate of the socket's descriptor (``os.dup``: ours to close,
+  whatever the transport does), polling it (``select.poll``) while the socket is empty;
+- marks the connection not to be kept alive: the parser never saw those bytes, so it
+  cannot go on to a next request. For bodies of a MiB or more a new connection costs
+  nothing. When the whole body was parsed already, the reader only hands out the pieces
+  and the connection is kept.
+
+A client that closes or resets the connection before the end, or sends nothing for
+``READ_IDLE_TIMEOUT`` seconds, makes ``readinto`` raise ``BodyIncomplete``. ``receive``
+called after the reader was opened waits until the reader ended, then gives the end of
+the body (an empty last ``http.request``) if the reader gave all of it, else
+``http.disconnect`` (the body cannot be read twice), then waits for the response as
+uvicorn's does. This poll-and-read loop is written by hand: neither uvicorn nor the
+event loops offer a body read outside the protocol.
 """
 
 from __future__ import annotations
@@ -62,14 +88,17 @@ import asyncio
 import contextlib
 import errno
 import os
-from collections.abc import Mapping
+import select
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.utils import is_ssl
 
-from lakever_server.zerocopy import ZEROCOPY_SEND
+from lakever_server.zerocopy import ZEROCOPY_RECEIVE, ZEROCOPY_SEND, BodyIncomplete
 
 READ_AHEAD = 16 * 1024 * 1024
 """How far ahead of the socket the disk is asked to be (``POSIX_FADV_WILLNEED``)."""
@@ -80,6 +109,16 @@ FALLBACK_PIECE = 1024 * 1024
 
 BODY_HIGH_WATER = 1024 * 1024
 """Request body bytes waiting for the application before the socket stops being read."""
+
+READINTO_AFTER = 1024 * 1024
+"""Request bodies of at least this many bytes are offered ``ZEROCOPY_RECEIVE``; smaller
+ones take a few pieces through ``receive``, where a reader would save nothing."""
+
+READ_IDLE_TIMEOUT = 60.0
+"""Seconds a body reader waits for the next bytes before it gives up on the client."""
+
+POLL_SLICE = 0.5
+"""A reader waiting for the socket checks this often whether the connection was lost."""
 
 PROBE_SPAN = 4 * 1024 * 1024
 """How far into a range the page cache is probed before sending it on the loop (about
@@ -111,8 +150,138 @@ def _in_page_cache(fd: int, offset: int, length: int) -> bool:
     return True
 
 
+def _body_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The ``Content-Length`` of a request's body; ``None`` when chunked or absent."""
+    length = None
+    for name, value in headers:  # uvicorn lowercased the names
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            if not value.strip().isdigit():
+                return None
+            length = int(value)
+    return length
+
+
+class SocketBodyReader:
+    """The rest of a request body, for a worker thread: the pieces the parser handed over
+    already, then ``missing`` bytes read from ``fd`` (a duplicate of the socket's
+    descriptor, non-blocking, closed by the reader). ``ended`` is called (in the
+    reader's thread) once the reader gave every byte, failed, or was closed.
+    """
+
+    def __init__(
+        self,
+        pieces: list[bytes],
+        missing: int,
+        fd: int,
+        length: int,
+        ended: Callable[[], None],
+    ) -> None:
+        self.length = length
+        """The body's size (its ``Content-Length``)."""
+        self._pieces = deque(memoryview(piece) for piece in pieces if piece)
+        self._missing = missing
+        self._fd = fd
+        self._poll: select.poll | None = None
+        self._notify = ended
+        self.complete = False
+        """Every byte of the body was given."""
+        self.ended = False
+        """Complete, failed or closed."""
+        self.abandoned = False
+        """The connection was lost (set on the event loop): stop waiting for the socket."""
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        """Fill the start of ``buffer`` with the next body bytes; their count, at least
+        one, or 0 at the end of the body. Blocks while the socket is empty."""
+        view = memoryview(buffer)
+        if self.ended:
+            if self.complete:
+                return 0
+            raise BodyIncomplete("the request body was closed before its end")
+        if not view:
+            return 0
+        try:
+            if self._pieces:
+                count = self._copy_piece(view)
+            elif self._missing:
+                count = self._receive(view)
+            else:
+                count = 0
+        except BaseException:
+            self._end(complete=False)
+            raise
+        if not self._pieces and not self._missing:
+            self._end(complete=True)
+        return count
+
+    def _copy_piece(self, view: memoryview) -> int:
+        piece = self._pieces[0]
+        count = min(len(view), len(piece))
+        view[:count] = piece[:count]
+        if count == len(piece):
+            self._pieces.popleft()
+        else:
+            self._pieces[0] = piece[count:]
+        return count
+
+    def _receive(self, view: memoryview) -> int:
+        if self._fd < 0:  # the connection was lost before the reader was opened
+            raise BodyIncomplete("the client left before the end of the request body")
+        want = view[: min(len(view), self._missing)]
+        deadline = time.monotonic() + READ_IDLE_TIMEOUT
+        while True:
+            try:
+                count = os.readv(self._fd, [want])
+            except BlockingIOError:
+                self._wait_readable(deadline)
+                continue
+            except OSError as error:
+                if error.errno not in _GONE:
+                    raise
+                raise BodyIncomplete("the client reset the connection during the body") from None
+            if count == 0:
+                raise BodyIncomplete(
+                    f"the client closed the connection {self._missing} bytes before the "
+                    "end of the request body"
+                )
+            self._missing -= count
+            return count
+
+    def _wait_readable(self, deadline: float) -> None:
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLIN)
+        while True:
+            if self.abandoned:
+                raise BodyIncomplete("the connection was closed during the request body")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BodyIncomplete(
+                    f"the client sent no body bytes for {READ_IDLE_TIMEOUT:g} seconds"
+                )
+            if self._poll.poll(max(1, round(min(left, POLL_SLICE) * 1000))):
+                return  # readable, closed or failed: the read tells which
+
+    def close(self) -> None:
+        """End the reader (the rest of the body, if any, stays unread)."""
+        if not self.ended:
+            self._end(complete=False)
+
+    def _end(self, *, complete: bool) -> None:
+        self.complete = complete
+        self.ended = True
+        self._pieces.clear()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._notify()
+
+
 class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, offering ``http.response.zerocopysend``."""
+    """uvicorn's httptools protocol, offering ``http.response.zerocopysend`` and
+    ``lakever.http.request.readinto``."""
 
     verified_with = "0.54.0"
     """The uvicorn whose internals this subclass was written and tested against."""
@@ -135,7 +304,16 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if self.socket_fd is not None and type(cycle) is RequestResponseCycle:
             cycle.__class__ = ZeroCopyCycle
-            cast(ZeroCopyCycle, cycle).attach(self.socket_fd)
+            zero_copy = cast(ZeroCopyCycle, cycle)
+            zero_copy.attach(self.socket_fd)
+            length = _body_length(self.headers)
+            if length is not None and length >= READINTO_AFTER:
+                zero_copy.body_length = length
+                offer: dict[object, object] = {
+                    "length": length,
+                    "open": zero_copy.open_body_reader,
+                }
+                self.scope.setdefault("extensions", {})[ZEROCOPY_RECEIVE] = offer
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
@@ -147,6 +325,7 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
             return
         cycle.pieces.append(body)
         cycle.waiting += len(body)
+        cycle.parsed += len(body)
         if cycle.waiting > BODY_HIGH_WATER:
             self.flow.pause_reading()
         cycle.message_event.set()
@@ -156,6 +335,8 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
         if isinstance(cycle, ZeroCopyCycle):
             cycle.wake()
+            if cycle.reader is not None:
+                cycle.reader.abandoned = True
 
 
 class ZeroCopyCycle(RequestResponseCycle):
@@ -169,14 +350,67 @@ class ZeroCopyCycle(RequestResponseCycle):
     waiter: asyncio.Future[None] | None
     pieces: list[bytes]
     waiting: int
+    parsed: int
+    """Body bytes the parser handed over so far."""
+    body_length: int | None
+    """The ``Content-Length`` when a body reader is offered."""
+    reader: SocketBodyReader | None
+    body_received: bool
+    """``receive`` gave body bytes: the body can no longer be read by a reader."""
+    end_given: bool
+    """``receive`` gave the end of a body read by the reader."""
 
     def attach(self, socket_fd: int) -> None:
         self.socket_fd = socket_fd
         self.waiter = None
         self.pieces = []
         self.waiting = 0
+        self.parsed = 0
+        self.body_length = None
+        self.reader = None
+        self.body_received = False
+        self.end_given = False
+
+    def open_body_reader(self) -> SocketBodyReader:
+        """The ``ZEROCOPY_RECEIVE`` reader of the body (on the event loop, once, before
+        any body bytes were received)."""
+        if self.body_length is None or self.reader is not None or self.body_received:
+            raise RuntimeError("the request body was read already")
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        pieces, self.pieces, self.waiting = self.pieces, [], 0
+        missing = self.body_length - self.parsed
+        fd = -1
+        if missing > 0 and not self.disconnected:
+            # From here on the socket is the reader's: the parser never sees the rest.
+            self.flow.pause_reading()
+            self.keep_alive = False
+            fd = os.dup(self.socket_fd)
+        loop = asyncio.get_running_loop()
+
+        def ended() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(self.message_event.set)
+
+        self.reader = SocketBodyReader(pieces, missing, fd, self.body_length, ended)
+        return self.reader
+
+    async def _receive_after_reader(self, reader: SocketBodyReader) -> ASGIReceiveEvent:
+        while not (reader.ended or self.disconnected or self.response_complete):
+            self.message_event.clear()
+            await self.message_event.wait()
+        if reader.complete and not self.end_given and not self.disconnected:
+            self.end_given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        while self.end_given and not (self.disconnected or self.response_complete):
+            self.message_event.clear()
+            await self.message_event.wait()
+        return {"type": "http.disconnect"}
 
     async def receive(self) -> ASGIReceiveEvent:
+        if self.reader is not None:
+            return await self._receive_after_reader(self.reader)
         # uvicorn's receive, handing on the pieces ``on_body`` kept.
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -190,6 +424,7 @@ class ZeroCopyCycle(RequestResponseCycle):
         pieces = self.pieces
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         self.pieces, self.waiting = [], 0
+        self.body_received = self.body_received or bool(body)
         return {"type": "http.request", "body": body, "more_body": self.more_body}
 
     def wake(self) -> None:
