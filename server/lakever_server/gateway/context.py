@@ -5,6 +5,12 @@ The catalog and block store are synchronous; the body arrives on the event loop.
 operation that consumes the body runs in a worker thread and pulls the body from the
 loop block by block (``run_with_body``), so an upload of any size holds about one block
 in memory and the loop stays free for other requests.
+
+Where the server offers it (``zerocopy.receive``: plain HTTP, a ``Content-Length`` body
+of a MiB or more), an upload that needs no checking on the way (WebHDFS; S3 with
+``UNSIGNED-PAYLOAD`` and no checksum) is instead read by its worker thread straight from
+the socket into the block store's write buffers (``run_with_body_reader``): no pieces
+pass through the loop at all.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from lakever_server.gateway.errors import S3Error
-from lakever_server.gateway.payload import VerifiedBody
+from lakever_server.gateway.payload import VerifiedBody, needs_checking
 from lakever_server.gateway.sigv4 import Authenticated, SignableRequest
+from lakever_server.storage.block.base import BodyReader
+from lakever_server.zerocopy.receive import open_body_reader, read_in_thread
 
 T = TypeVar("T")
 BLOCK_SIZE = 2 * 1024 * 1024
@@ -136,6 +144,14 @@ class S3Request:
 
         return await run_with_request_body(self.http, run)
 
+    async def run_with_body_reader(self, fn: Callable[[Iterator[bytes] | BodyReader], T]) -> T:
+        """``run_with_body``, or ``fn(reader)`` with a reader of the body straight from
+        the socket when the body needs no checking or decoding (``needs_checking``) and
+        the server offers one (``run_with_request_reader``)."""
+        if needs_checking(self.auth, self.signable):
+            return await self.run_with_body(fn)
+        return await run_with_request_reader(self.http, fn)
+
     async def small_body(self, limit: int = MAX_XML_BODY) -> bytes:
         """A small verified body (XML documents), refused beyond ``limit`` bytes."""
 
@@ -241,6 +257,21 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
             await asyncio.wait({receiver})
         # A worker still reading (this task was cancelled) stops instead of waiting.
         handover.close(ClientDisconnect())
+
+
+async def run_with_request_reader(
+    http: Request,
+    fn: Callable[[Iterator[bytes] | BodyReader], T],
+    *,
+    max_bytes: int | None = None,
+) -> T:
+    """Run ``fn(reader)`` in a worker thread, ``reader`` the request body read straight
+    from the socket (``zerocopy.receive``), when the server offers one; otherwise
+    ``run_with_request_body`` (``fn`` then gets the body's pieces)."""
+    reader = open_body_reader(http.scope, max_bytes=max_bytes)
+    if reader is None:
+        return await run_with_request_body(http, fn)
+    return await read_in_thread(reader, fn)
 
 
 async def drain(stream: AsyncIterator[bytes]) -> None:

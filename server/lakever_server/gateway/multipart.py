@@ -24,6 +24,7 @@ from lakever_server.gateway.context import S3Request
 from lakever_server.gateway.errors import S3Error
 from lakever_server.gateway.objects import ensure_branch, parse_copy_source, user_metadata
 from lakever_server.gateway.xml import Node, child_text, iso8601, parse, xml_response
+from lakever_server.storage.block.base import BodyReader, ReaderPutStore, reader_chunks
 from lakever_server.storage.kv.base import prefix_end
 
 PARTITION = "s3-multipart"
@@ -141,14 +142,20 @@ async def upload_part(request: S3Request) -> Response:
     if request.header("x-amz-copy-source"):
         return await _upload_part_copy(request, upload, upload_id, number)
 
-    def store(body: Iterator[bytes]) -> str:
-        result = request.services.block.upload_part(
-            upload.address, upload.block_upload_id, number, body
-        )
+    def store(body: Iterator[bytes] | BodyReader) -> str:
+        block = request.services.block
+        if not isinstance(body, BodyReader):
+            result = block.upload_part(upload.address, upload.block_upload_id, number, body)
+        elif isinstance(block, ReaderPutStore):
+            result = block.upload_part_reader(upload.address, upload.block_upload_id, number, body)
+        else:
+            result = block.upload_part(
+                upload.address, upload.block_upload_id, number, reader_chunks(body)
+            )
         _record_part(request, upload_id, number, result.md5, result.size)
         return str(result.md5)
 
-    etag = await request.run_with_body(store)
+    etag = await request.run_with_body_reader(store)
     return Response(status_code=200, headers={"ETag": f'"{etag}"', **request.checksum_headers})
 
 

@@ -19,6 +19,7 @@ from lakever_server.catalog.models import Entry
 from lakever_server.gateway.context import S3Request
 from lakever_server.gateway.errors import S3Error, to_s3_error
 from lakever_server.gateway.xml import Node, child_text, http_date, iso8601, parse, xml_response
+from lakever_server.storage.block.base import BodyReader
 from lakever_server.zerocopy.response import BlobResponse
 
 META_PREFIX = "x-amz-meta-"
@@ -172,7 +173,7 @@ async def put_object(request: S3Request) -> Response:
     if_none_match = request.header("if-none-match")
     if_match = request.header("if-match")
 
-    def write(body: Iterator[bytes]) -> Entry:
+    def write(body: Iterator[bytes] | BodyReader) -> Entry:
         entry: Entry = catalog.write_object(
             request.repository,
             request.ref,
@@ -185,7 +186,7 @@ async def put_object(request: S3Request) -> Response:
         )
         return entry
 
-    entry = await request.run_with_body(write)
+    entry = await request.run_with_body_reader(write)
     headers = {"ETag": f'"{entry.checksum}"', **request.checksum_headers}
     if request.checksum_headers:
         headers["x-amz-checksum-type"] = "FULL_OBJECT"

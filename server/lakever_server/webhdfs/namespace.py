@@ -16,6 +16,7 @@ from typing import Any
 
 from lakever_server import errors
 from lakever_server.catalog.models import CommonPrefix, Entry, Page
+from lakever_server.storage.block.base import BodyReader, PrefixedReader
 from lakever_server.webhdfs.errors import (
     ALREADY_EXISTS,
     IO,
@@ -205,7 +206,9 @@ class Namespace:
         if not status.is_dir:
             raise WebHdfsError(ALREADY_EXISTS, f"Path is not a directory: {loc}")
 
-    def create(self, loc: Location, body: Iterable[bytes], *, overwrite: bool) -> Entry:
+    def create(
+        self, loc: Location, body: Iterable[bytes] | BodyReader, *, overwrite: bool
+    ) -> Entry:
         self.require_branch(loc)
         if not loc.path:
             raise WebHdfsError(ALREADY_EXISTS, f"{loc} is a directory")
@@ -224,13 +227,18 @@ class Namespace:
             raise WebHdfsError(ALREADY_EXISTS, f"{loc} already exists") from None
         return entry
 
-    def append(self, loc: Location, body: Iterable[bytes]) -> Entry:
+    def append(self, loc: Location, body: Iterable[bytes] | BodyReader) -> Entry:
         """Objects are immutable: the new object is the old bytes then the new ones."""
         self.require_branch(loc)
         entry = self._entry(loc) if loc.path else None
         if entry is None:
             raise errors.NotFound(f"File does not exist: {loc}", kind="object", name=str(loc))
-        combined = itertools.chain(self.catalog.open_entry(entry), body)
+        old = self.catalog.open_entry(entry)
+        combined: Iterable[bytes] | BodyReader = (
+            PrefixedReader(old, entry.size_bytes, body)
+            if isinstance(body, BodyReader)
+            else itertools.chain(old, body)
+        )
         appended: Entry = self.catalog.write_object(
             loc.repository, loc.ref, loc.path, combined, if_match=entry.checksum, part_checksum=True
         )

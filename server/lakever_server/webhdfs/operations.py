@@ -18,7 +18,8 @@ from starlette.responses import Response
 
 from lakever_server import errors
 from lakever_server.catalog.models import Entry
-from lakever_server.gateway.context import run_with_request_body
+from lakever_server.gateway.context import run_with_request_reader
+from lakever_server.storage.block.base import BodyReader
 from lakever_server.webhdfs.errors import ILLEGAL_ARGUMENT, WebHdfsError
 from lakever_server.webhdfs.namespace import FileStatus, Location, Namespace, parse_location
 from lakever_server.webhdfs.oauth import Caller
@@ -264,10 +265,10 @@ async def create(request: WebHdfsRequest) -> Response:
     overwrite = request.flag("overwrite")
     await request.caller.authenticate()  # before any of the body is read
 
-    def write(body: Iterator[bytes]) -> Entry:
+    def write(body: Iterator[bytes] | BodyReader) -> Entry:
         return request.namespace.create(request.location, body, overwrite=overwrite)
 
-    await run_with_request_body(request.http, write)
+    await run_with_request_reader(request.http, write)
     location = f"webhdfs://{request.http.url.netloc}{request.location}"
     return Response(status_code=201, headers={"Location": location, "Content-Length": "0"})
 
@@ -277,10 +278,10 @@ async def append(request: WebHdfsRequest) -> Response:
         return redirect(request)
     await request.caller.authenticate()  # before any of the body is read
 
-    def write(body: Iterator[bytes]) -> Entry:
+    def write(body: Iterator[bytes] | BodyReader) -> Entry:
         return request.namespace.append(request.location, body)
 
-    await run_with_request_body(request.http, write)
+    await run_with_request_reader(request.http, write)
     return Response(status_code=200, headers={"Content-Length": "0"})
 
 

@@ -24,6 +24,8 @@ from lakever_server.api.schemas import ObjectCopyCreation, PathList, UpdateObjec
 from lakever_server.api.streaming import MultipartField, feed_thread, prepend
 from lakever_server.catalog.models import Entry
 from lakever_server.errors import InvalidValue
+from lakever_server.storage.block.base import BodyReader
+from lakever_server.zerocopy.receive import open_body_reader, read_in_thread
 
 router = APIRouter(tags=["objects"], dependencies=[Depends(current_user)])
 REF_OBJECTS = "/repositories/{repository}/refs/{ref}/objects"
@@ -161,6 +163,7 @@ async def upload_object(
     if_absent, expected = _preconditions(if_none_match, if_match)
     content_type = request.headers.get("content-type") or "application/octet-stream"
     body: AsyncIterator[bytes] = request.stream()
+    part: MultipartField | None = None
     if content_type.startswith("multipart/form-data"):
         part = MultipartField.from_header(body, content_type, "content")
         body = part.chunks()
@@ -170,8 +173,12 @@ async def upload_object(
         body = prepend(first, body)
         content_type = part.content_type or "application/octet-stream"
     metadata = _user_metadata(request)
+    limit = services.settings.limits.max_object_bytes
+    # A raw body the server can hand over as a reader is read straight into the block
+    # store's buffers (``zerocopy.receive``); a form, or any body otherwise, streams.
+    reader = None if part is not None else open_body_reader(request.scope, max_bytes=limit)
 
-    def write(chunks: Iterable[bytes]) -> Entry:
+    def write(chunks: Iterable[bytes] | BodyReader) -> Entry:
         return services.catalog.write_object(
             repository,
             branch,
@@ -184,7 +191,10 @@ async def upload_object(
             force=force,
         )
 
-    entry = await feed_thread(write, body, services.settings.limits.max_object_bytes)
+    if reader is not None:
+        entry = await read_in_thread(reader, write)
+    else:
+        entry = await feed_thread(write, body, limit)
     return convert.object_stats(entry)
 
 
