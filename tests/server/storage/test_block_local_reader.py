@@ -154,3 +154,50 @@ def test_a_buffer_is_not_filled_again_while_a_digest_reads_it(
     reference = PartDigests()
     reference.update(data)
     assert parts.md5 == reference.hexdigest()
+
+
+def test_the_socket_is_read_while_the_previous_buffer_goes_to_the_disk(
+    local: LocalBlockStore, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first block's write waits until the reader has asked for the next block's
+    bytes: a reader that wrote each block before reading on would never ask."""
+    asked_past_first = threading.Event()
+    waited: list[bool] = []
+    write_block = direct.BlobWriter.write_block
+
+    class Watching(BytesReader):
+        def readinto(self, buffer: memoryview) -> int:
+            if self.at >= DIRECT_BLOCK:
+                asked_past_first.set()
+            return super().readinto(buffer)
+
+    def held_write(writer: direct.BlobWriter, block: memoryview) -> None:
+        if not waited:
+            waited.append(asked_past_first.wait(timeout=10))
+        write_block(writer, block)
+
+    monkeypatch.setattr(direct.BlobWriter, "write_block", held_write)
+    stored = local.put_reader("local://ns/overlap", Watching(data, step=DIRECT_BLOCK))
+    assert waited == [True]
+    assert stored.md5 == hashlib.md5(data).hexdigest()
+    assert (local.root / "ns" / "overlap").read_bytes() == data
+
+
+def test_a_failed_disk_write_fails_the_put_and_stops_writing(
+    local: LocalBlockStore, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[int] = []
+    write_block = direct.BlobWriter.write_block
+
+    def failing_write(writer: direct.BlobWriter, block: memoryview) -> None:
+        writes.append(len(block))
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        write_block(writer, block)
+
+    monkeypatch.setattr(direct.BlobWriter, "write_block", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        local.put_reader("local://ns/full", BytesReader(data, step=DIRECT_BLOCK))
+    assert len(writes) == 2  # blocks queued behind the failed one are dropped unwritten
+    assert not (local.root / "ns" / "full").exists()
+    assert not [p for p in (local.root / "ns").iterdir() if p.name.startswith(TEMP_PREFIX)]

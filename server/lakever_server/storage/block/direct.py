@@ -23,10 +23,12 @@ alignment it needs, the writer goes on buffered: same bytes, same durability.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import mmap
 import os
+import queue
 import threading
 from collections.abc import Callable
 from typing import Protocol
@@ -367,6 +369,52 @@ def _fill(reader: Reader, view: memoryview) -> int:
     return filled
 
 
+class _WriteBehind:
+    """Writes the blocks it is handed in order on a thread of its own, so that the
+    reader fills the next buffer (from the socket) while the disk takes this one.
+
+    Hand-written: an executor would not keep the writes in order without a queue of its
+    own, nor stop at the first failure. The first error is raised by the next ``write``
+    or by ``close``; blocks handed after it are released unwritten.
+    """
+
+    def __init__(self, writer: BlobWriter, written: Callable[[], None]) -> None:
+        self._writer = writer
+        self._written = written
+        self._queue: queue.SimpleQueue[tuple[memoryview, Callable[[], None]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="lakever-write-behind")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            block, done = item
+            try:
+                if self.error is None:
+                    self._writer.write_block(block)
+                    self._written()
+            except BaseException as error:  # handed to the reader's thread
+                self.error = error
+            finally:
+                done()
+
+    def write(self, block: memoryview, done: Callable[[], None]) -> None:
+        """Queue ``block``; ``done`` is called once it is written (or dropped)."""
+        if self.error is not None:
+            done()
+            raise self.error
+        self._queue.put((block, done))
+
+    def close(self) -> None:
+        """Wait until every queued block is written; raise the first error if any."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def write_reader(
     writer: BlobWriter,
     reader: Reader,
@@ -377,31 +425,41 @@ def write_reader(
 ) -> None:
     """Read ``reader`` to its end into aligned buffers from ``lent`` and write each with
     ``writer.write_block`` where it is, after handing it to ``digest`` (which hashes it
-    on another thread meanwhile). ``written`` is called after each block is written.
+    on another thread meanwhile). The writes run on a thread of their own, a few buffers
+    behind the reads (``_WriteBehind``): reading the socket, hashing and writing to the
+    disk overlap. ``written`` is called (on that thread) after each block is written.
     A reader with more than ``limit`` bytes raises ``ValueError`` (none is written past
-    the limit).
+    the limit). Every write is done, or failed, when this returns or raises.
 
     The caller waits for ``digest`` (``hexdigest``), even when this raised, before
     ``lent.close()``: until then the digest may still read the buffers.
     """
-    while True:
-        buffer = lent.take()
-        try:
-            view = buffer.pair[1]
-            if limit is not None:
-                view = view[: min(len(view), limit - writer.size)]
-            filled = _fill(reader, view)
-            if filled:
-                block = view[:filled]
-                if digest is not None:
-                    digest.update(block, lent.lend(buffer))
-                writer.write_block(block)
-                written()
-        finally:
-            lent.release(buffer)
-        if filled < len(view):
-            return
-        if limit is not None and writer.size >= limit:
-            if reader.readinto(memoryview(bytearray(1))):
-                raise ValueError(f"the content is longer than {limit} bytes")
-            return
+    behind = _WriteBehind(writer, written)
+    total = 0
+    try:
+        while True:
+            buffer = lent.take()
+            try:
+                view = buffer.pair[1]
+                if limit is not None:
+                    view = view[: min(len(view), limit - total)]
+                filled = _fill(reader, view)
+                if filled:
+                    block = view[:filled]
+                    total += filled
+                    if digest is not None:
+                        digest.update(block, lent.lend(buffer))
+                    behind.write(block, lent.lend(buffer))
+            finally:
+                lent.release(buffer)
+            if filled < len(view):
+                break
+            if limit is not None and total >= limit:
+                if reader.readinto(memoryview(bytearray(1))):
+                    raise ValueError(f"the content is longer than {limit} bytes")
+                break
+    except BaseException:
+        with contextlib.suppress(BaseException):  # the reader's error is the one to tell
+            behind.close()
+        raise
+    behind.close()
