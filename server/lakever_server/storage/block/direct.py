@@ -296,6 +296,8 @@ class Digest(Protocol):
 
     def update(self, block: memoryview, done: Callable[[], None] | None = None) -> None: ...
 
+    def hexdigest(self) -> str: ...
+
 
 class _Lent:
     """An aligned buffer and how many still read it (the writer, digests)."""
@@ -419,21 +421,43 @@ def write_reader(
     writer: BlobWriter,
     reader: Reader,
     digest: Digest | None,
-    lent: LentBuffers,
     written: Callable[[], None] = lambda: None,
     limit: int | None = None,
-) -> None:
-    """Read ``reader`` to its end into aligned buffers from ``lent`` and write each with
-    ``writer.write_block`` where it is, after handing it to ``digest`` (which hashes it
-    on another thread meanwhile). The writes run on a thread of their own, a few buffers
-    behind the reads (``_WriteBehind``): reading the socket, hashing and writing to the
-    disk overlap. ``written`` is called (on that thread) after each block is written.
-    A reader with more than ``limit`` bytes raises ``ValueError`` (none is written past
-    the limit). Every write is done, or failed, when this returns or raises.
+) -> str:
+    """Read ``reader`` to its end into aligned buffers (``LentBuffers``) and write each
+    with ``writer.write_block`` where it is, after handing it to ``digest`` (which hashes
+    it on another thread meanwhile); return the digest's ``hexdigest`` ("" without one).
 
-    The caller waits for ``digest`` (``hexdigest``), even when this raised, before
-    ``lent.close()``: until then the digest may still read the buffers.
+    The writes run on a thread of their own, a few buffers behind the reads
+    (``_WriteBehind``): reading the socket, hashing and writing to the disk overlap.
+    ``written`` is called (on that thread) after each block is written. A reader with
+    more than ``limit`` bytes raises ``ValueError`` (none is written past the limit).
+    Every write is done, or failed, when this returns or raises, and the buffers are
+    back in the pool: on a failure too, the digest is waited for (it may still read
+    them, or hold blocks it gathers until its end).
     """
+    lent = LentBuffers()
+    finished = False
+    try:
+        _read_and_write(writer, reader, digest, lent, written, limit)
+        checksum = "" if digest is None else digest.hexdigest()
+        finished = True
+    finally:
+        if digest is not None and not finished:
+            with contextlib.suppress(Exception):  # the write's error is the one to tell
+                digest.hexdigest()
+        lent.close()
+    return checksum
+
+
+def _read_and_write(
+    writer: BlobWriter,
+    reader: Reader,
+    digest: Digest | None,
+    lent: LentBuffers,
+    written: Callable[[], None],
+    limit: int | None,
+) -> None:
     behind = _WriteBehind(writer, written)
     total = 0
     try:

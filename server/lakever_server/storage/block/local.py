@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.storage.block.base import (
@@ -54,7 +54,6 @@ from lakever_server.storage.block.direct import (
     ALIGN,
     DIRECT_AFTER,
     BlobWriter,
-    LentBuffers,
     write_reader,
 )
 from lakever_server.storage.pools import SharedPool
@@ -112,15 +111,20 @@ def _start_writeback(fd: int, offset: int, size: int) -> None:
 
 
 class _Writeback:
-    """Starts the writeback of a file being written, a step behind the writer."""
+    """Starts the writeback of what a writer wrote from ``offset`` on, a step behind it."""
 
-    def __init__(self) -> None:
+    def __init__(self, offset: int = 0) -> None:
+        self.offset = offset
         self.started = 0
 
     def written(self, fd: int, size: int) -> None:
         if _sync_file_range is None or size - self.started < WRITEBACK_STEP:
             return
-        _start_writeback(fd, self.started, size - self.started)
+        self.rest(fd, size)
+
+    def rest(self, fd: int, size: int) -> None:
+        """Start the writeback of everything written and not started yet."""
+        _start_writeback(fd, self.offset + self.started, size - self.started)
         self.started = size
 
 
@@ -159,29 +163,23 @@ def _write_atomically(
             if writeback is not None and not writer.direct:
                 writeback.written(fd, writer.size)
 
-        lent = LentBuffers() if isinstance(chunks, BodyReader) else None
-        md5 = ""
         try:
-            if lent is not None:
-                write_reader(writer, cast(BodyReader, chunks), checksum, lent, written)
+            if isinstance(chunks, BodyReader):
+                md5 = write_reader(writer, chunks, checksum, written)
+                writer.finish()
             else:
-                for chunk in cast(Iterable[bytes], chunks):
+                for chunk in chunks:
                     if checksum is not None:
                         checksum.update(chunk)
                     writer.write(chunk)
                     written()
-            writer.finish()
-            md5 = "" if checksum is None else checksum.hexdigest()
+                writer.finish()
+                md5 = "" if checksum is None else checksum.hexdigest()
             if durable:
                 os.fsync(fd)
         finally:
             writer.close()
             os.close(fd)
-            if lent is not None:
-                if checksum is not None and not md5:  # failed: the digest may still read
-                    with contextlib.suppress(Exception):
-                        checksum.hexdigest()
-                lent.close()
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -389,10 +387,8 @@ def _fill_slot(
     start: no two parts then share a page, and a part is several MiB.
     """
     offset = (number - 1) * slot
-    md5, started = Md5Digest(), 0
-    # Opened without O_TRUNC: other parts are being written into the same file.
-    fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    writer = BlobWriter(fd, offset, direct_after=0 if slot % ALIGN == 0 else None)
+    md5 = Md5Digest()
+    fd, writer, writeback = _open_slot(directory, offset, slot)
     try:
         for chunk in chunks:
             if writer.size + len(chunk) > slot:
@@ -402,12 +398,11 @@ def _fill_slot(
                 return chain(written, [chunk], chunks)
             md5.update(chunk)
             writer.write(chunk)
-            if not writer.direct and writer.size - started >= WRITEBACK_STEP:
-                _start_writeback(fd, offset + started, writer.size - started)
-                started = writer.size
+            if not writer.direct:
+                writeback.written(fd, writer.size)
         writer.finish()
         checksum = md5.hexdigest()
-        _start_writeback(fd, offset + started, writer.size - started)
+        writeback.rest(fd, writer.size)
     finally:
         writer.close()
         os.close(fd)
@@ -416,34 +411,31 @@ def _fill_slot(
 
 def _fill_slot_reader(directory: Path, number: int, reader: BodyReader, slot: int) -> PutResult:
     """``_fill_slot`` for a part read into the writer's buffers, known to fit the slot."""
-    offset = (number - 1) * slot
-    md5, lent, started = Md5Digest(), LentBuffers(), 0
-    checksum = ""
-    fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    writer = BlobWriter(fd, offset, direct_after=0 if slot % ALIGN == 0 else None)
+    fd, writer, writeback = _open_slot(directory, (number - 1) * slot, slot)
 
     def written() -> None:
-        nonlocal started
-        if not writer.direct and writer.size - started >= WRITEBACK_STEP:
-            _start_writeback(fd, offset + started, writer.size - started)
-            started = writer.size
+        if not writer.direct:
+            writeback.written(fd, writer.size)
 
     try:
         try:
-            write_reader(writer, reader, md5, lent, written, limit=slot)
+            checksum = write_reader(writer, reader, Md5Digest(), written, limit=slot)
         except ValueError:  # more bytes than its length said: nothing was staged
             raise InvalidValue("the part is longer than its Content-Length") from None
         writer.finish()
-        checksum = md5.hexdigest()
-        _start_writeback(fd, offset + started, writer.size - started)
+        writeback.rest(fd, writer.size)
     finally:
         writer.close()
         os.close(fd)
-        if not checksum:  # failed: the digest may still read the buffers
-            with contextlib.suppress(Exception):
-                md5.hexdigest()
-        lent.close()
     return PutResult(size=writer.size, md5=checksum)
+
+
+def _open_slot(directory: Path, offset: int, slot: int) -> tuple[int, BlobWriter, _Writeback]:
+    """The assembly file, a writer at a part's slot in it, and that slot's writeback."""
+    # Opened without O_TRUNC: other parts are being written into the same file.
+    fd = os.open(directory / ASSEMBLY, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    writer = BlobWriter(fd, offset, direct_after=0 if slot % ALIGN == 0 else None)
+    return fd, writer, _Writeback(offset)
 
 
 def _write_part(
