@@ -31,11 +31,8 @@ from lakever_server.graveler.names import validate_amount
 from lakever_server.storage.block.base import (
     BlockStore,
     BodyReader,
-    PartDigestedPutStore,
-    PutResult,
-    ReaderPutStore,
     parse_address,
-    reader_chunks,
+    put_content,
 )
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -148,7 +145,7 @@ class ObjectsMixin:
         validate_path(path)
         self._guard(repository, branch, force)
         address = self.new_physical_address(repository)
-        stored = self._put(address, chunks, part_checksum)
+        stored = put_content(self.block, address, chunks, part_checksum=part_checksum)
         entry = Entry(
             path=path,
             physical_address=address,
@@ -163,18 +160,6 @@ class ObjectsMixin:
         except LakeverError:
             self.block.delete(address)  # never linked: nothing can reference it
             raise
-
-    def _put(
-        self, address: str, chunks: Iterable[bytes] | BodyReader, part_checksum: bool
-    ) -> PutResult:
-        """Store the content with the best write the block store offers."""
-        if isinstance(chunks, BodyReader):
-            if isinstance(self.block, ReaderPutStore):
-                return self.block.put_reader(address, chunks, part_checksum=part_checksum)
-            chunks = reader_chunks(chunks)
-        if part_checksum and isinstance(self.block, PartDigestedPutStore):
-            return self.block.put_part_digested(address, chunks)
-        return self.block.put(address, chunks)
 
     def stage_entry(
         self,

@@ -260,15 +260,12 @@ async def run_with_request_body(http: Request, fn: Callable[[Iterator[bytes]], T
 
 
 async def run_with_request_reader(
-    http: Request,
-    fn: Callable[[Iterator[bytes] | BodyReader], T],
-    *,
-    max_bytes: int | None = None,
+    http: Request, fn: Callable[[Iterator[bytes] | BodyReader], T]
 ) -> T:
     """Run ``fn(reader)`` in a worker thread, ``reader`` the request body read straight
     from the socket (``zerocopy.receive``), when the server offers one; otherwise
     ``run_with_request_body`` (``fn`` then gets the body's pieces)."""
-    reader = open_body_reader(http.scope, max_bytes=max_bytes)
+    reader = open_body_reader(http.scope)
     if reader is None:
         return await run_with_request_body(http, fn)
     return await read_in_thread(reader, fn)

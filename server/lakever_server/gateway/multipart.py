@@ -24,7 +24,7 @@ from lakever_server.gateway.context import S3Request
 from lakever_server.gateway.errors import S3Error
 from lakever_server.gateway.objects import ensure_branch, parse_copy_source, user_metadata
 from lakever_server.gateway.xml import Node, child_text, iso8601, parse, xml_response
-from lakever_server.storage.block.base import BodyReader, ReaderPutStore, reader_chunks
+from lakever_server.storage.block.base import BodyReader, upload_part_content
 from lakever_server.storage.kv.base import prefix_end
 
 PARTITION = "s3-multipart"
@@ -144,14 +144,7 @@ async def upload_part(request: S3Request) -> Response:
 
     def store(body: Iterator[bytes] | BodyReader) -> str:
         block = request.services.block
-        if not isinstance(body, BodyReader):
-            result = block.upload_part(upload.address, upload.block_upload_id, number, body)
-        elif isinstance(block, ReaderPutStore):
-            result = block.upload_part_reader(upload.address, upload.block_upload_id, number, body)
-        else:
-            result = block.upload_part(
-                upload.address, upload.block_upload_id, number, reader_chunks(body)
-            )
+        result = upload_part_content(block, upload.address, upload.block_upload_id, number, body)
         _record_part(request, upload_id, number, result.md5, result.size)
         return str(result.md5)
 

@@ -186,6 +186,36 @@ class ReaderPutStore(Protocol):
         ...
 
 
+Content = Iterable[bytes] | BodyReader
+"""What a write takes: chunks, or a reader of the content (an upload read from the socket)."""
+
+
+def put_content(
+    block: BlockStore, address: str, content: Content, *, part_checksum: bool = False
+) -> PutResult:
+    """``block.put`` with the best write the store offers: a reader read into its own
+    buffers (``ReaderPutStore``), a checksum hashed on several cores where the caller
+    allows S3's multipart form (``part_checksum``, ``PartDigestedPutStore``)."""
+    if isinstance(content, BodyReader):
+        if isinstance(block, ReaderPutStore):
+            return block.put_reader(address, content, part_checksum=part_checksum)
+        content = reader_chunks(content)
+    if part_checksum and isinstance(block, PartDigestedPutStore):
+        return block.put_part_digested(address, content)
+    return block.put(address, content)
+
+
+def upload_part_content(
+    block: BlockStore, address: str, upload_id: str, part_number: int, content: Content
+) -> PutResult:
+    """``block.upload_part``, a reader read into the store's own buffers where it can."""
+    if isinstance(content, BodyReader):
+        if isinstance(block, ReaderPutStore):
+            return block.upload_part_reader(address, upload_id, part_number, content)
+        content = reader_chunks(content)
+    return block.upload_part(address, upload_id, part_number, content)
+
+
 def reader_chunks(reader: BodyReader, size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """A reader's content as chunks of up to ``size`` bytes, for stores that take
     chunks."""
