@@ -170,6 +170,21 @@ class Client:
             else:
                 raise AssertionError(f"unexpected {event!r}")
 
+    async def put_expecting_continue(self, payload: bytes) -> tuple[h11.Response, bytes]:
+        """A raw PUT of ``payload`` with ``Expect: 100-continue``: the head, then the body
+        only once the server answered ``100 Continue``; the final response and body."""
+        head = (
+            "PUT /x HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\n"
+            f"content-length: {len(payload)}\r\n\r\n"
+        )
+        self.writer.write(head.encode())
+        await self.writer.drain()
+        interim = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 10)
+        assert interim.startswith(b"HTTP/1.1 100")
+        self.writer.write(payload)
+        await self.writer.drain()
+        return await self.response()
+
     def abort(self) -> None:
         sock = self.writer.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -504,6 +519,16 @@ def test_a_file_shorter_than_its_count_closes_the_connection(
     run(scenario())
 
 
+async def respond(send: Any, status: int, body: bytes) -> None:
+    start = {"type": "http.response.start", "status": status}
+    await send({**start, "headers": [(b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def digest_line(payload: bytes) -> bytes:
+    return f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
+
+
 @dataclass
 class EchoApp:
     """Answers a request with the digest and size of its body, and records the sizes of
@@ -531,10 +556,7 @@ class EchoApp:
             if not message["more_body"]:
                 break
         self.ends.append("complete")
-        body = f"{size} {digest.hexdigest()}".encode()
-        start = {"type": "http.response.start", "status": 200}
-        await send({**start, "headers": [(b"content-length", b"%d" % len(body))]})
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, 200, f"{size} {digest.hexdigest()}".encode())
 
 
 def test_a_request_body_sent_in_many_pieces_arrives_whole_and_in_order(
@@ -558,9 +580,9 @@ def test_a_request_body_sent_in_many_pieces_arrives_whole_and_in_order(
             second, empty_digest = await client.exchange("/again", method="POST")
             await client.close()
         assert response.status_code == 200
-        assert body == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
+        assert body == digest_line(payload)
         assert second.status_code == 200
-        assert empty_digest == f"0 {hashlib.sha256(b'').hexdigest()}".encode()
+        assert empty_digest == digest_line(b"")
 
     run(scenario())
     first = app.messages[:-1]
@@ -582,20 +604,10 @@ def test_expect_100_continue_is_answered_before_the_body_is_read(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            head = (
-                "PUT /x HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\n"
-                f"content-length: {len(payload)}\r\n\r\n"
-            )
-            client.writer.write(head.encode())
-            await client.writer.drain()
-            interim = await client.reader.readuntil(b"\r\n\r\n")
-            assert interim.startswith(b"HTTP/1.1 100")
-            client.writer.write(payload)
-            await client.writer.drain()
-            response, body = await client.response()
+            response, body = await client.put_expecting_continue(payload)
             await client.close()
         assert response.status_code == 200
-        assert body == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
+        assert body == digest_line(payload)
 
     run(scenario())
 
@@ -666,7 +678,7 @@ class ReaderApp:
             end = await receive()  # the end of the body, as receive gives it
             assert end == {"type": "http.request", "body": b"", "more_body": False}
         self.outcomes.append("read")
-        await respond(send, 200, f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode())
+        await respond(send, 200, digest_line(data))
 
 
 def read_all(reader: Any) -> bytes:
@@ -677,16 +689,6 @@ def read_all(reader: Any) -> bytes:
         out += buffer[:count]
     assert reader.readinto(buffer) == 0
     return bytes(out)
-
-
-async def respond(send: Any, status: int, body: bytes) -> None:
-    start = {"type": "http.response.start", "status": status}
-    await send({**start, "headers": [(b"content-length", b"%d" % len(body))]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def digest_line(payload: bytes) -> bytes:
-    return f"{len(payload)} {hashlib.sha256(payload).hexdigest()}".encode()
 
 
 async def closed_by_server(client: Client) -> bool:
@@ -753,17 +755,7 @@ def test_a_body_reader_answers_expect_100_continue_before_reading(
     async def scenario() -> None:
         async with serving(app) as port:
             client = await Client.connect(port)
-            head = (
-                "PUT /x HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\n"
-                f"content-length: {len(payload)}\r\n\r\n"
-            )
-            client.writer.write(head.encode())
-            await client.writer.drain()
-            interim = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), 10)
-            assert interim.startswith(b"HTTP/1.1 100")
-            client.writer.write(payload)
-            await client.writer.drain()
-            response, body = await client.response()
+            response, body = await client.put_expecting_continue(payload)
             await client.close()
         assert response.status_code == 200
         assert body == digest_line(payload)

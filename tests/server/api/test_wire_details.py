@@ -392,17 +392,9 @@ def test_object_reads_answer_the_same_through_the_fast_path_and_the_routes(
 def test_s3_signed_requests_reach_the_gateway_and_the_rest_reach_the_api(
     lakever_server: RunningServer, http: httpx.Client
 ) -> None:
-    import boto3
-    from botocore.config import Config
+    from tests.server.gateway.s3_support import s3_client
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=lakever_server.url,
-        aws_access_key_id=lakever_server.access_key_id,
-        aws_secret_access_key=lakever_server.secret_access_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = s3_client(lakever_server)
     assert s3.get_object(Bucket=REPO, Key="main/data/blob.bin")["Body"].read() == CONTENT
     presigned = s3.generate_presigned_url(
         "get_object", Params={"Bucket": REPO, "Key": "main/data/blob.bin"}
