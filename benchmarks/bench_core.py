@@ -115,6 +115,13 @@ class Lake:
             name, "main", items, CommitRequest("bench", f"{size} objects", {})
         )
         self.runs = 0
+        self.tree = self.graveler.tree_for(f"{namespace}/{name}")
+        self.work: list[tuple[int, int]] = []
+        """``(nodes, pack bytes)`` written by each measured commit since the last reset."""
+
+    def written(self) -> tuple[int, int]:
+        """Tree nodes and pack bytes written so far in this lake's namespace."""
+        return self.tree.nodes_written, getattr(self.tree.store, "bytes_written", 0)
 
     def stage(self, branch: str, paths: list[str], tag: str) -> None:
         self.graveler.set_many(
@@ -149,7 +156,11 @@ def commit_once(lake: Lake, i: int, scattered: bool, rng: random.Random) -> Timi
     tag = f"{'s' if scattered else 'p'}{i}"
     paths = lake.scattered_paths(rng) if scattered else lake.partition_paths(tag, rng)
     lake.stage("main", paths, tag)
-    return _timed(lambda: lake.catalog.commit(lake.name, "main", tag, "bench"))
+    nodes, size = lake.written()
+    timing = _timed(lambda: lake.catalog.commit(lake.name, "main", tag, "bench"))
+    after = lake.written()
+    lake.work.append((after[0] - nodes, after[1] - size))
+    return timing
 
 
 def merge_once(lake: Lake, i: int, rng: random.Random) -> Timing:
@@ -181,6 +192,17 @@ def bench_bulk_commit(catalog: Catalog, namespace: str, changes: int) -> Timing:
         paths = [_key(i) for i in range(start, min(changes, start + 10_000))]
         catalog.graveler.set_many(name, "main", [(p.encode(), _entry(p)) for p in paths])
     return _timed(lambda: catalog.commit(name, "main", "bulk", "bench"))
+
+
+def _work(big: Lake, small: Lake) -> None:
+    """What the commits just measured wrote, median per commit, on each lake."""
+    parts = []
+    for lake in (big, small):
+        nodes = statistics.median(w[0] for w in lake.work)
+        size = statistics.median(w[1] for w in lake.work)
+        parts.append(f"{lake.size:,} objects: {nodes:.0f} nodes, {size / 1024:,.0f} KiB")
+        lake.work.clear()
+    print(f"{'  written per commit (median)':<40} {'; '.join(parts)}")
 
 
 def _ratio(big: float, small: float) -> float:
@@ -252,11 +274,13 @@ def main() -> None:
             *interleaved(big, small, lambda lake, i: commit_once(lake, i, False, rng), repeats),
             "<= 1.5, p50 < 50 ms",
         )
+        _work(big, small)
         _row(
             "commit 100 changes, scattered",
             *interleaved(big, small, lambda lake, i: commit_once(lake, i, True, rng), repeats),
             "<= 3",
         )
+        _work(big, small)
         _row(
             "merge run branch with 100 changes",
             *interleaved(big, small, lambda lake, i: merge_once(lake, i, rng), repeats),

@@ -59,6 +59,20 @@ def test_bench_core_prints_every_measure_with_consistent_figures() -> None:
         assert 0 <= big_cpu < 60_000, label
         assert 0 <= small_cpu < 60_000, label
         assert row["bound"].startswith("<="), label
+    # What each commit wrote, on each lake: a scattered commit rewrites more nodes and
+    # bytes than a partition, and on the big lake at least as many as on the small one.
+    work = re.findall(
+        rf"^  written per commit \(median\)\s+3,000 objects: ({NUMBER}) nodes, ({NUMBER}) KiB; "
+        rf"1,000 objects: ({NUMBER}) nodes, ({NUMBER}) KiB$",
+        out,
+        re.M,
+    )
+    assert len(work) == 2, out
+    (partition, scattered) = [[_float(x) for x in row] for row in work]
+    assert all(x > 0 for x in partition + scattered), work
+    assert scattered[0] > partition[0], work
+    assert scattered[2] > partition[2], work
+    assert scattered[0] >= scattered[2], work
     listing = re.search(
         rf"^page of 1,000 at a random offset \(big\)\s+({NUMBER}) ms\s+cpu ({NUMBER}) ms", out, re.M
     )

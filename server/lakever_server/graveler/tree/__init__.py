@@ -59,7 +59,7 @@ Additions (same contract, more for callers)::
                     locator_cache=65536, read_concurrency=None)
         address(id) -> the blob holding the node (its pack, or its one-blob address)
         locate(id) -> Locator | None; prefetch(ids); check_stored(id); discard()
-        packs_written: int
+        packs_written: int; bytes_written: int   # packs and their bytes, for metrics
     A build or apply that fails midway discards its unflushed nodes (``discard``).
 
 Storage layout (``PackedNodeStore``)::

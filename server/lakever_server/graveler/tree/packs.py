@@ -162,6 +162,7 @@ class PackedNodeStore:
             read_concurrency = 1 if nearby else DEFAULT_READ_CONCURRENCY
         self.read_concurrency = read_concurrency
         self.packs_written = 0
+        self.bytes_written = 0
         self._lock = threading.Lock()
         # Saved by some thread and not yet indexed: readable here (another writer of the
         # same node writes its own copy: its pack must not count on this thread's flush).
@@ -402,6 +403,7 @@ class PackedNodeStore:
         self._unpend(nodes)
         with self._lock:
             self.packs_written += 1
+            self.bytes_written += len(blob)
             # A node written here and later evicted from the node cache is then found
             # without an index query.
             locators = self._locators

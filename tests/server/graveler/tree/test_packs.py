@@ -81,11 +81,14 @@ def test_each_apply_writes_one_pack_holding_only_the_rewritten_nodes() -> None:
     store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
     tree = Tree(store)
     root = tree.build(lake_items(50_000))
+    packs_before = set(packs_of(block, NAMESPACE))
     before, rows_before = store.packs_written, len(index_rows(kv))
-    written = tree.nodes_written
+    written, bytes_before = tree.nodes_written, store.bytes_written
     changes = [(key, b"changed") for key, _ in lake_items(50_000)[::500]]  # 100, scattered
     new_root = tree.apply(root, changes)
     assert store.packs_written == before + 1
+    (pack,) = [a for a in packs_of(block, NAMESPACE) if a not in packs_before]
+    assert store.bytes_written - bytes_before == len(b"".join(block.get(pack)))
     assert len(index_rows(kv)) - rows_before == tree.nodes_written - written
     reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
     assert reader.get(new_root, changes[37][0]) == b"changed"
