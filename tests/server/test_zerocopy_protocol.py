@@ -595,11 +595,10 @@ def test_a_request_body_sent_in_many_pieces_arrives_whole_and_in_order(
     assert app.ends == ["complete", "complete"]
 
 
-def test_expect_100_continue_is_answered_before_the_body_is_read(
-    run: Callable[[Awaitable[None]], None],
-) -> None:
-    payload = os.urandom(300_000)
-    app = EchoApp()
+def put_expecting_continue(run: Callable[[Awaitable[None]], None], app: Any, size: int) -> None:
+    """PUT ``size`` random bytes to ``app`` with ``Expect: 100-continue``; the server must
+    answer 100 before the body is sent, then 200 with the body's digest."""
+    payload = os.urandom(size)
 
     async def scenario() -> None:
         async with serving(app) as port:
@@ -610,6 +609,12 @@ def test_expect_100_continue_is_answered_before_the_body_is_read(
         assert body == digest_line(payload)
 
     run(scenario())
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_read(
+    run: Callable[[Awaitable[None]], None],
+) -> None:
+    put_expecting_continue(run, EchoApp(), 300_000)
 
 
 def test_a_client_leaving_mid_upload_gives_the_app_a_disconnect(
@@ -749,18 +754,8 @@ def test_a_large_body_is_read_into_the_app_buffers_from_parsed_pieces_and_the_so
 def test_a_body_reader_answers_expect_100_continue_before_reading(
     run: Callable[[Awaitable[None]], None],
 ) -> None:
-    payload = os.urandom(protocol.READINTO_AFTER + 12345)
     app = ReaderApp()
-
-    async def scenario() -> None:
-        async with serving(app) as port:
-            client = await Client.connect(port)
-            response, body = await client.put_expecting_continue(payload)
-            await client.close()
-        assert response.status_code == 200
-        assert body == digest_line(payload)
-
-    run(scenario())
+    put_expecting_continue(run, app, protocol.READINTO_AFTER + 12345)
     assert app.offered == [True]
 
 
