@@ -14,11 +14,15 @@ touched (objects are lakeFS's business of retention rules, not this collector's)
 Mark: every commit record of every repository on the namespace, roots walked with
 ``Tree.walk_nodes`` by id; a subtree already marked is not walked again (the walk sees
 marked nodes as childless), so the cost follows the distinct internal nodes, and only
-a set of node ids is held. Sweep: the index rows are scanned in key order; a row is
-deleted when its node is unmarked and its pack is older than the grace period (a
-``delete_if`` on the row read, so a row rewritten meanwhile by a writer is kept); a
-pack older than the grace period is deleted once no marked node's row names it; an
-unmarked one-blob-per-node node older than the grace period is deleted too.
+a set of node ids is held. A node stored as a patch needs its base: the index row of
+a patch names its base, so one scan of the rows marks the base of every marked patch
+(a base is always a full node, so no further round is needed).
+
+Sweep: the index rows are scanned in key order; a row is deleted when its node is
+unmarked and its pack is older than the grace period (a ``delete_if`` on the row read,
+so a row rewritten meanwhile by a writer is kept); a pack older than the grace period
+is deleted once no marked node's row names it; an unmarked one-blob-per-node node older
+than the grace period is deleted too.
 
 Why a concurrent commit is safe. A commit writes its packs, then its index rows, then
 its commit record. The packs considered are listed (with their write times) before the
@@ -50,7 +54,7 @@ from lakever_server.graveler.model import BranchRecord, RepositoryRecord
 from lakever_server.graveler.refs import BRANCH, REPOSITORIES, staging_partition
 from lakever_server.graveler.tree import PackedNodeStore, Tree
 from lakever_server.graveler.tree.codec import EMPTY_LEAF, Node
-from lakever_server.graveler.tree.packs import Locator
+from lakever_server.graveler.tree.packs import Locator, row_base
 from lakever_server.storage.kv.base import prefix_end
 
 if TYPE_CHECKING:
@@ -205,6 +209,13 @@ def _mark(
             # must not see it marked (childless) before it has listed its subtree.
             found = list(walker.walk_nodes(root)) if root != Tree.EMPTY else []
             marked.update(found)
+    # The bases of marked patches, from the rows (leaves are not read by the walk).
+    bases = set()
+    for key, value in store.kv.scan(store.partition):
+        base = row_base(value)
+        if base and key.decode() in marked:
+            bases.add(base)
+    marked |= bases
     report.nodes_marked = len(marked)
     return marked
 

@@ -15,10 +15,11 @@ from lakever_server.catalog.catalog import Catalog
 from lakever_server.catalog.entries import encode_entry
 from lakever_server.errors import InvalidValue, NotFound
 from lakever_server.graveler import gc
+from lakever_server.graveler.commits import CommitRequest, new_commit
 from lakever_server.graveler.graveler import Graveler
 from lakever_server.graveler.tree import BlockNodeStore, NodeCache, PackedNodeStore, Tree
 from lakever_server.graveler.tree.codec import Node, encode, node_id
-from lakever_server.graveler.tree.packs import Locator, pack_nodes
+from lakever_server.graveler.tree.packs import Locator, pack_nodes, row_base
 from lakever_server.storage.block.local import LocalBlockStore
 from lakever_server.storage.kv.sqlite import SQLiteKV
 
@@ -139,6 +140,38 @@ def test_gc_removes_crash_left_orphan_packs_and_rows_and_keeps_every_commit(
     assert readable(fresh, ids) == before  # the commit on no branch included
     again = fresh.graveler.collect_garbage("repo1", grace_seconds=HOUR)
     assert (again.packs_deleted, again.rows_deleted, again.blobs_deleted) == (0, 0, 0)
+
+
+def test_gc_keeps_the_base_of_a_live_patch_that_no_commit_names_whole(stores: Stores) -> None:
+    # One operation that applies twice (a multi-commit revert does) can leave the final
+    # tree's patches based on whole nodes of an intermediate tree that nothing commits:
+    # only the patches' index rows name those bases.
+    catalog = stores.catalog
+    ids = commit_history(catalog)
+    ctx = catalog.graveler.open("repo1")
+    writer = Tree(PackedNodeStore(stores.block, stores.kv, NAMESPACE, NodeCache()))
+    inserted = [(f"data/{i:05}-new".encode(), b"new") for i in range(0, 3_000, 7)]
+    middle = writer.apply(ctx.root_of(ids[1]), inserted)  # inserts: nodes written whole
+    updated = [(f"data/{i:05}".encode(), b"updated") for i in range(0, 3_000, 131)]
+    final = writer.apply(middle, updated)  # a value each: patches of the middle's nodes
+    commit = new_commit(ctx, [ids[1]], final, CommitRequest("me", "two applies", {}))
+    reachable = set(writer.walk_nodes(final)) | {
+        nid for cid in ids for nid in writer.walk_nodes(ctx.root_of(cid))
+    }
+    bases = {row_base(value) for _, value in stores.kv.scan(f"graveler/nodeindex/{NAMESPACE}")}
+    assert bases - {""} - reachable, "some patch must be based on a node no commit names"
+    stores.age_blobs(2 * HOUR)
+
+    report = catalog.graveler.collect_garbage("repo1", grace_seconds=HOUR)
+
+    assert report.rows_deleted > 0  # the middle tree's other nodes are garbage
+    fresh = stores.fresh()
+    assert fresh.verify("repo1") == []
+    fresh_ctx = fresh.graveler.open("repo1")
+    items = dict(fresh_ctx.tree.iterate(final))
+    assert len(items) == entries(catalog, ids[1]) + len(inserted)
+    assert all(items[key] == b"updated" for key, _ in updated)
+    assert readable(fresh, [*ids, commit.id]) == readable(catalog, [*ids, commit.id])
 
 
 def test_gc_keeps_packs_younger_than_the_grace_period(stores: Stores) -> None:
@@ -400,9 +433,13 @@ def test_the_mark_walks_a_subtree_shared_by_many_commits_once(stores: Stores) ->
 
     one_tree = lookups(walk_the_head)
     marked = lookups(lambda graveler: graveler.collect_garbage("repo1", dry_run=True))
-    assert lookups(walk_each_commit_whole) >= 16 * one_tree
-    # One tree, then per commit its root and the one rewritten node below it.
-    assert marked <= one_tree + 17 * 2 + 2
+    whole = lookups(walk_each_commit_whole)
+    # Each walk reads the tree's internal nodes, and the base of each patched one (a
+    # commit's rewritten nodes are stored as patches of their earlier versions).
+    assert whole >= 10 * one_tree
+    # One tree, then per commit its root and the one rewritten node below it, and the
+    # base of each when it is a patch.
+    assert marked <= one_tree + 17 * 4 + 2
 
 
 class FailingDrops(SQLiteKV):

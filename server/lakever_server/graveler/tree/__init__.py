@@ -2,8 +2,12 @@
 
 A tree maps ``bytes`` keys to ``bytes`` values, sorted bytewise. Its shape depends only
 on its contents: node boundaries are chosen by a hash of each key, so equal contents give
-an equal root id whatever the history, and a change rewrites only the nodes on the paths
-to the changed keys. Node ids are the SHA-256 hex of the node's encoding.
+equal nodes whatever the history, and a change rewrites only the nodes on the paths to
+the changed keys. Node ids are the SHA-256 hex of the node's stored bytes. A node that
+keeps its keys and replaces a few values is stored as a patch of its earlier version
+(``codec``: "Patches"), so a scattered update writes about what changed, not whole
+nodes; such a node has an id of its own, so equal contents give an equal root id when
+written alike (a tree built afresh is made of whole nodes).
 
 Interface (what graveler uses)::
 
@@ -68,6 +72,8 @@ Storage layout (``PackedNodeStore``)::
         b"LKVPACK1" | (u32 length | encoded node)*      pack id: a uuid4 hex
     KV partition graveler/nodeindex/{namespace}, key = node id (hex, ASCII)
         value = 16-byte pack id | u64 offset | u32 length   (big-endian)
+                [| 32-byte base id, when the node is a patch: garbage collection keeps
+                 the base of every live patch without reading the patch]
 
 A commit rewrites one node per level per changed path: about 185 nodes for 100
 scattered changes at 1,000,000 objects. One blob per node made the commit cost 185 file
@@ -97,7 +103,9 @@ the index row.
 
 Reads: ``load_node`` = node cache -> the thread's own buffer and other threads'
 pending nodes -> a bounded locator cache -> the index row (one KV get) -> a ranged read
-of the pack (``block.get(address, start, end)``); the bytes must hash to the id. With no
+of the pack (``block.get(address, start, end)``); the bytes must hash to the id, and a
+patch is applied to its base (loaded the same way; a prefetch loads the bases of the
+patches it read in one more batch). With no
 index row the node is read from its earlier one-blob-per-node address, so repositories
 written by earlier versions keep working unchanged (they are never rewritten; new
 commits on them write packs).

@@ -28,7 +28,7 @@ from lakever_server.graveler.tree.chunker import (
     entry_sizes,
     node_columns,
 )
-from lakever_server.graveler.tree.codec import Node
+from lakever_server.graveler.tree.codec import PATCH_LIMIT, Node
 from lakever_server.graveler.tree.cursor import LevelCursor
 from lakever_server.graveler.tree.nodes import DecodedNodeStore, PrefetchingNodeStore
 
@@ -123,41 +123,67 @@ class _LevelRewrite:
         the new node reaches ``max_bytes`` no byte limit cuts either, so re-chunking
         would give back the same keys with the new values. This is most changes of a
         scattered commit (and every change above the leaves that moves no boundary),
-        and skips the re-chunking. Returns False, writing nothing, when it does not
-        apply.
+        and skips the re-chunking. The new node is written as a patch of the old one's
+        base while few of its entries differ from it (``codec.PATCH_LIMIT``). Changes
+        that change nothing (a value set to itself, a delete of an absent key) are
+        dropped, and a batch of only those writes nothing. Returns False, writing
+        nothing, when it does not apply.
         """
         node = cursor.node
         keys, n = node.keys, len(node.keys)
-        if not n:
+        if not n or len(batch) > n:
+            # A batch longer than the node was cut short by ``run``: changes of this
+            # node may follow it, and only re-chunking takes them all.
             return False
         leaf = self._level == 0
         slots: list[int] = []
+        payloads: list[Payload] = []
         grown = 0
         for key, payload in batch:
             j = bisect_left(keys, key)
-            if payload is None or j == n or keys[j] != key:
+            present = j < n and keys[j] == key
+            if payload is None:
+                if present:
+                    return False
+                continue
+            if not present:
                 return False
-            slots.append(j)
             if leaf:
-                grown += len(cast(bytes, payload)) - len(node.values[j])
+                old = node.values[j]
+                if payload == old:
+                    continue
+                grown += len(cast(bytes, payload)) - len(old)
+            elif payload == (node.children[j], node.counts[j]):
+                continue
+            slots.append(j)
+            payloads.append(payload)
+        if not slots:
+            return True
         size = node.payload_bytes()
         if max(size, size + grown) >= self._chunker.rule.max_bytes:
             return False
         if leaf:
             values = list(node.values)
             resized = False
-            for j, (_, payload) in zip(slots, batch, strict=True):
+            for j, payload in zip(slots, payloads, strict=True):
                 resized = resized or len(cast(bytes, payload)) != len(values[j])
                 values[j] = cast(bytes, payload)
             new = Node.leaf(keys, values)
+            new.payload = size + grown
             if not resized:  # same keys, same value sizes: the same offsets
-                new.ends, new.payload = node.ends, size
+                new.ends = node.ends
         else:
             children, counts = list(node.children), list(node.counts)
-            for j, (_, payload) in zip(slots, batch, strict=True):
-                children[j], counts[j] = cast(tuple[str, int], payload)
-            new = Node.internal(self._level, keys, children, counts)
+            total = node.count
+            for j, payload in zip(slots, payloads, strict=True):
+                child, count = cast(tuple[str, int], payload)
+                total += count - counts[j]
+                children[j], counts[j] = child, count
+            new = Node(self._level, keys, children=children, counts=counts, count=total)
             new.ends, new.payload = node.ends, size  # same keys: the same key offsets
+        patched = sorted({*node.patched, *slots}) if node.base else slots
+        if PATCH_LIMIT * len(patched) <= n:
+            new.base, new.patched = node.base or cursor.node_id, tuple(patched)
         self.removed[keys[-1]] = (cursor.node_id, node.count)
         self.added.append((keys[-1], self._writer.write(new), new.count))
         return True
@@ -271,6 +297,8 @@ def apply_changes(
             kept = {nid for _, nid, _ in rewrite.added}
             superseded.extend(nid for nid, _ in rewrite.removed.values() if nid not in kept)
         if level == root.level:
+            if not rewrite.removed and not rewrite.added:
+                return root_id  # every change was a no-op (``_replace_values``)
             return _new_root(nodes, writer, rule, level, rewrite.added)
         above = rewrite.changes_above()
         if not above:

@@ -25,7 +25,7 @@ from lakever_server.graveler.tree.codec import (
     approximate_memory,
 )
 from lakever_server.graveler.tree.codec import node_id as hash_id
-from lakever_server.graveler.tree.nodes import checked_decode
+from lakever_server.graveler.tree.nodes import checked_decode, patch_problem
 from lakever_server.storage.block.base import BatchSyncedStore, BlockStore
 from lakever_server.storage.pools import SharedPool
 
@@ -102,10 +102,12 @@ class BlockNodeStore:
             data = b"".join(self.block.get(self.address(node_id)))
         except NotFound:
             return f"tree node {node_id} not found"
-        return None if hash_id(data) == node_id else f"tree node {node_id} does not match its hash"
+        if hash_id(data) != node_id:
+            return f"tree node {node_id} does not match its hash"
+        return patch_problem(node_id, data, lambda nid: b"".join(self.block.get(self.address(nid))))
 
     def put(self, node_id: str, data: bytes) -> None:
-        node = checked_decode(data, node_id)
+        node = checked_decode(data, node_id, self.load_node)
         self.save_node(node_id, node, data)
         self.flush()
 
@@ -116,7 +118,7 @@ class BlockNodeStore:
         node = self.cache.get(address)
         if node is None:
             data = self.get(node_id)
-            node = checked_decode(data, node_id)
+            node = checked_decode(data, node_id, self.load_node)
             self.cache.add(address, node, approximate_memory(node, len(data)))
         return node
 

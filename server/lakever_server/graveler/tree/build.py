@@ -13,7 +13,7 @@ from itertools import islice, pairwise
 
 from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree.chunker import Chunker, ChunkingRule, Columns
-from lakever_server.graveler.tree.codec import EMPTY_ID, Node, encode, node_id
+from lakever_server.graveler.tree.codec import EMPTY_ID, Node, encode, encode_patch, node_id
 from lakever_server.graveler.tree.nodes import DecodedNodeStore
 
 _BATCH = 4096
@@ -27,7 +27,8 @@ class NodeWriter:
         self.written = 0
 
     def write(self, node: Node) -> str:
-        data = encode(node)
+        """Store ``node`` (as a patch of ``node.base`` when it names one); its id."""
+        data = encode_patch(node) if node.base else encode(node)
         nid = node_id(data)
         self.nodes.save_node(nid, node, data)
         self.written += 1

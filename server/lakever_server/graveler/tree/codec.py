@@ -15,6 +15,29 @@ Format version 1, all integers little-endian::
 is ``(last key of the child, child id, items under the child)``. Changing this layout, or
 the chunking rule in ``chunker``, changes every root id: bump ``FORMAT_VERSION`` (the
 golden-root-hash test pins both).
+
+Patches. A node that keeps its keys and replaces a few values (or child references) may
+be stored as a patch of a full node, its *base*: what a scattered update writes, so that
+it costs the change and not the size of the node::
+
+    u8 PATCH_VERSION (0x81) | u8 level | u32 n (entries) | u32 m (slots) | 32-byte base id
+    u32 slot[m] (ascending, < n)
+    leaf:      u32 value_end[m] | value bytes
+    internal:  u64 count[m] | 32-byte child id[m]
+
+The node is the base with its entries at ``slot[i]`` replaced. A base is always a full
+node: rewriting a patched node again patches the same base with every slot replaced so
+far (``Node.base``/``Node.patched`` carry them), until more than a quarter of the entries
+are replaced and the node is written whole (``PATCH_LIMIT``). So a read costs at most
+one extra node, and a patch's bytes grow with what changed since its base only.
+
+A patch's id is the SHA-256 of the patch, like any stored node: ids name stored bytes,
+and every store's contract (an id is the hash of what it names) holds unchanged. The
+logical shape of a tree still depends only on its contents (boundaries come from keys),
+but two trees with equal contents have equal root ids only when their nodes were
+written alike: a tree rebuilt from scratch is made of full nodes, an updated one may
+hold patches. ``diff`` compares entries where ids differ, so it stays exact; an update
+that changes nothing writes nothing, so "no changes" is still detected by root id.
 """
 
 from __future__ import annotations
@@ -23,13 +46,17 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from lakever_server.errors import LakeverError
 
 FORMAT_VERSION = 1
+PATCH_VERSION = 0x81
+PATCH_LIMIT = 4
+"""A node is patched while at most 1/``PATCH_LIMIT`` of its entries differ from its base."""
 
 _HEADER = struct.Struct("<BBI")
+_PATCH_HEADER = struct.Struct("<BBII32s")
 _ID_BYTES = 32
 REF_BYTES = 44
 """What an internal entry encodes besides its key: a u32 end, a u64 count, a 32-byte id."""
@@ -78,6 +105,10 @@ class Node:
     known, empty before. A node that keeps its keys and the sizes of its values (a
     rewrite that replaces values of equal size, the usual case of a scattered update)
     is given its old node's: encoding then skips recomputing them."""
+    base: str = field(default="", compare=False)
+    """When the node is stored as a patch: the id of its full base node, else empty."""
+    patched: tuple[int, ...] = field(default=(), compare=False)
+    """When stored as a patch: the ascending slots whose entries differ from the base."""
 
     @classmethod
     def leaf(cls, keys: list[bytes], values: list[bytes]) -> Node:
@@ -123,6 +154,77 @@ def encode(node: Node) -> bytes:
     if not node.ends:
         node.ends = _ends(node.keys)
     return b"".join((header, node.ends, counts, ids, keys))
+
+
+def encode_patch(node: Node) -> bytes:
+    """The patch encoding of ``node`` against ``node.base`` (see the module docstring)."""
+    slots = node.patched
+    m = len(slots)
+    base = bytes.fromhex(node.base)
+    header = _PATCH_HEADER.pack(PATCH_VERSION, node.level, len(node.keys), m, base)
+    at = _u32s(m).pack(*slots)
+    if node.level == 0:
+        values = [node.values[s] for s in slots]
+        return b"".join((header, at, _ends(values), *values))
+    counts = _u64s(m).pack(*[node.counts[s] for s in slots])
+    ids = bytes.fromhex("".join([node.children[s] for s in slots]))
+    return b"".join((header, at, counts, ids))
+
+
+def is_patch(data: bytes) -> bool:
+    return bool(data) and data[0] == PATCH_VERSION
+
+
+def patch_base(data: bytes) -> str:
+    """The base id of an encoded patch; empty for a full node."""
+    if not is_patch(data) or len(data) < _PATCH_HEADER.size:
+        return ""
+    return data[10 : 10 + _ID_BYTES].hex()
+
+
+def decode_patch(data: bytes, base: Node, expected_id: str = "") -> Node:
+    """The node an encoded patch makes of ``base`` (the node its header names)."""
+    try:
+        _, level, n, m, base_raw = _PATCH_HEADER.unpack_from(data, 0)
+        if base.base or level != base.level or n != len(base.keys) or not 0 < m <= n:
+            raise CorruptNode("tree node patch does not fit its base", node_id=expected_id)
+        at = _PATCH_HEADER.size
+        slots: tuple[int, ...] = _u32s(m).unpack_from(data, at)
+        at += 4 * m
+        if any(b <= a for a, b in pairwise(slots)) or slots[-1] >= n:
+            raise CorruptNode("tree node patch has invalid slots", node_id=expected_id)
+        if level == 0:
+            ends: tuple[int, ...] = _u32s(m).unpack_from(data, at)
+            at += 4 * m
+            if at + ends[-1] != len(data):
+                raise CorruptNode("tree node patch has the wrong length", node_id=expected_id)
+            new_values = _slices(data, at, ends)
+            values = list(base.values)
+            grown = 0
+            for s, value in zip(slots, new_values, strict=True):
+                grown += len(value) - len(values[s])
+                values[s] = value
+            node = Node.leaf(base.keys, values)
+            node.payload = base.payload_bytes() + grown
+        else:
+            new_counts = _u64s(m).unpack_from(data, at)
+            at += 8 * m
+            if at + _ID_BYTES * m != len(data):
+                raise CorruptNode("tree node patch has the wrong length", node_id=expected_id)
+            ids = data[at:].hex()
+            children, counts = list(base.children), list(base.counts)
+            total = base.count
+            for i, s in enumerate(slots):
+                children[s] = ids[2 * _ID_BYTES * i : 2 * _ID_BYTES * (i + 1)]
+                total += new_counts[i] - counts[s]
+                counts[s] = new_counts[i]
+            node = Node(level, base.keys, children=children, counts=counts, count=total)
+            node.payload = base.payload_bytes()
+            node.ends = base.ends
+    except struct.error as err:
+        raise CorruptNode(f"tree node patch does not decode: {err}", node_id=expected_id) from err
+    node.base, node.patched = base_raw.hex(), slots
+    return node
 
 
 def node_id(data: bytes) -> str:
@@ -186,4 +288,8 @@ def approximate_memory(node: Node, encoded_size: int) -> int:
     internal node about 150 (a hex id string and a count besides the key).
     """
     per_entry = 88 if node.level == 0 else 150
+    if node.base:
+        # A patched node holds its base's keys and values: count them as its own (the
+        # base may be evicted first).
+        encoded_size = max(encoded_size, node.payload_bytes() + 8 * len(node.keys))
     return encoded_size + 250 + per_entry * len(node.keys)

@@ -12,7 +12,7 @@ that keep a cache of decoded nodes (``block_nodes.BlockNodeStore``) provide them
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from lakever_server.errors import NotFound
@@ -22,7 +22,10 @@ from lakever_server.graveler.tree.codec import (
     CorruptNode,
     Node,
     decode,
+    decode_patch,
+    is_patch,
     node_id,
+    patch_base,
 )
 
 
@@ -90,11 +93,41 @@ class DemotingNodeStore(Protocol):
         ...
 
 
-def checked_decode(data: bytes, expected_id: str) -> Node:
-    """Decode ``data``, refusing bytes that do not hash to ``expected_id``."""
+def checked_decode(
+    data: bytes, expected_id: str, load_base: Callable[[str], Node] | None = None
+) -> Node:
+    """Decode ``data``, refusing bytes that do not hash to ``expected_id``.
+
+    A patch (``codec.is_patch``) is applied to its base, read with ``load_base``.
+    """
     if node_id(data) != expected_id:
         raise CorruptNode(f"tree node {expected_id} does not match its hash", node_id=expected_id)
-    return decode(data, expected_id)
+    if not is_patch(data):
+        return decode(data, expected_id)
+    base = patch_base(data)
+    if not base or load_base is None:
+        raise CorruptNode(f"tree node {expected_id} is a patch without a base", node_id=expected_id)
+    return decode_patch(data, load_base(base), expected_id)
+
+
+def patch_problem(nid: str, data: bytes, read: Callable[[str], bytes]) -> str | None:
+    """What is wrong with a stored patch (``data``, already checked against its id) and
+    its base, read with ``read`` past every cache; None for a sound patch or full node."""
+    if not is_patch(data):
+        return None
+    base = patch_base(data)
+    if not base:
+        return f"tree node {nid} is a patch without a base"
+    try:
+        base_data = read(base)
+        if node_id(base_data) != base:
+            return f"tree node {nid}: its base {base} does not match its hash"
+        decode_patch(data, decode(base_data, base), nid)
+    except NotFound:
+        return f"tree node {nid}: its base {base} is missing"
+    except CorruptNode as exc:
+        return f"tree node {nid}: {exc.message}"
+    return None
 
 
 class _Decoding:
@@ -109,7 +142,7 @@ class _Decoding:
     def load_node(self, node_id: str) -> Node:
         if node_id == EMPTY_ID:
             return EMPTY_LEAF
-        return checked_decode(self._store.get(node_id), node_id)
+        return checked_decode(self._store.get(node_id), node_id, self.load_node)
 
     def save_node(self, node_id: str, node: Node, data: bytes) -> None:
         self._store.put(node_id, data)

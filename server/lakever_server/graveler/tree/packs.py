@@ -25,9 +25,11 @@ from lakever_server.graveler.tree.codec import (
     CorruptNode,
     Node,
     approximate_memory,
+    is_patch,
+    patch_base,
 )
 from lakever_server.graveler.tree.codec import node_id as hash_id
-from lakever_server.graveler.tree.nodes import checked_decode
+from lakever_server.graveler.tree.nodes import checked_decode, patch_problem
 from lakever_server.storage.block.base import BlockStore, UndigestedPutStore
 from lakever_server.storage.kv.base import KVStore
 from lakever_server.storage.pools import SharedPool
@@ -59,8 +61,14 @@ class Locator(NamedTuple):
 
     @classmethod
     def decode(cls, data: bytes) -> Locator:
-        pack, offset, length = _LOCATOR.unpack(data)
+        """The locator of an index row (a patch's row carries its base id after it)."""
+        pack, offset, length = _LOCATOR.unpack_from(data)
         return cls(pack.hex(), offset, length)
+
+
+def row_base(row: bytes) -> str:
+    """The base id an index row names (its node is a patch of it), else empty."""
+    return row[_LOCATOR.size :].hex()
 
 
 def pack_nodes(nodes: list[tuple[str, bytes]]) -> tuple[bytes, list[tuple[str, int, int]]]:
@@ -258,9 +266,9 @@ class PackedNodeStore:
             if data is not None:
                 # Not cached: the cache must only hold nodes that are stored or pending,
                 # and the writer's failure may un-pend this one at any moment.
-                return checked_decode(data, node_id)
+                return checked_decode(data, node_id, self.load_node)
             data = self.read_stored(node_id)
-            node = checked_decode(data, node_id)
+            node = checked_decode(data, node_id, self.load_node)
             self.cache.add(key, node, approximate_memory(node, len(data)))
         return node
 
@@ -275,6 +283,10 @@ class PackedNodeStore:
         in parallel on remote stores. A node that cannot be read is left out: its
         ``load_node`` reports why.
         """
+        self._prefetch(node_ids, bases=True)
+
+    def _prefetch(self, node_ids: list[str], *, bases: bool) -> None:
+        """``prefetch``; ``bases``: also batch-load the bases of the patches read."""
         wanted: list[str] = []
         with self._lock:
             for nid in dict.fromkeys(node_ids):
@@ -295,13 +307,27 @@ class PackedNodeStore:
                 found[key.decode()] = Locator.decode(row)
         spans = _spans(sorted(found.items(), key=lambda item: item[1]))
         if self.read_concurrency > 1 and len(spans) > 1:
-            list(_read_pool().map(self._load_span, spans))
+            records = [r for span in _read_pool().map(self._read_span, spans) for r in span]
         else:
-            for span in spans:
-                self._load_span(span)
+            records = [r for span in spans for r in self._read_span(span)]
+        # Whole nodes first; then the bases of the patches among them, in one batch of
+        # their own (usually already cached: a diff reads a patch and its base side by
+        # side), and the patches last.
+        patches = []
+        for nid, encoded in records:
+            if is_patch(encoded):
+                patches.append((nid, encoded))
+            else:
+                self._cache_record(nid, encoded)
+        if patches:
+            wanted_bases = [patch_base(encoded) for _, encoded in patches]
+            if bases:
+                self._prefetch([base for base in wanted_bases if base], bases=False)
+            for nid, encoded in patches:
+                self._cache_record(nid, encoded)
 
-    def _load_span(self, span: list[tuple[str, Locator]]) -> None:
-        """Read one span of a pack and cache the nodes in it that hash to their ids."""
+    def _read_span(self, span: list[tuple[str, Locator]]) -> list[tuple[str, bytes]]:
+        """Read one span of a pack: each node's ``(id, stored bytes)``; none on failure."""
         first, last = span[0][1], span[-1][1]
         try:
             data = b"".join(
@@ -310,15 +336,17 @@ class PackedNodeStore:
                 )
             )
         except (LakeverError, OSError):
+            return []
+        start = first.offset
+        return [(nid, data[at.offset - start : at.offset - start + at.length]) for nid, at in span]
+
+    def _cache_record(self, nid: str, encoded: bytes) -> None:
+        """Cache a node read from a pack when it hashes to its id (and its base loads)."""
+        try:
+            node = checked_decode(encoded, nid, self.load_node)
+        except (LakeverError, OSError):
             return
-        for nid, locator in span:
-            at = locator.offset - first.offset
-            encoded = data[at : at + locator.length]
-            try:
-                node = checked_decode(encoded, nid)
-            except CorruptNode:
-                continue
-            self.cache.add(self.blob_address(nid), node, approximate_memory(node, len(encoded)))
+        self.cache.add(self.blob_address(nid), node, approximate_memory(node, len(encoded)))
 
     def check_stored(self, node_id: str) -> str | None:
         """What is wrong with the stored copy of a node (past every cache), or None."""
@@ -330,7 +358,7 @@ class PackedNodeStore:
             return exc.message
         if hash_id(data) != node_id:
             return f"tree node {node_id} does not match its hash"
-        return None
+        return patch_problem(node_id, data, lambda nid: self.read_stored(nid, cached=False))
 
     # -- writes -------------------------------------------------------------------------
     def _buffer(self) -> _Buffer:
@@ -340,7 +368,7 @@ class PackedNodeStore:
         return buffer
 
     def put(self, node_id: str, data: bytes) -> None:
-        node = checked_decode(data, node_id)
+        node = checked_decode(data, node_id, self.load_node)
         self.save_node(node_id, node, data)
         self.flush()
 
@@ -390,8 +418,13 @@ class PackedNodeStore:
             else:
                 self.block.put(address, [blob])
             located = [(nid, Locator(pack_id, offset, length)) for nid, offset, length in where]
+            bases = [patch_base(data) for _, data in nodes]
             self.kv.write_batch(
-                self.partition, [(nid.encode(), locator.encode()) for nid, locator in located]
+                self.partition,
+                [
+                    (nid.encode(), locator.encode() + bytes.fromhex(base))
+                    for (nid, locator), base in zip(located, bases, strict=True)
+                ],
             )
         except BaseException:
             # Uncache before un-pending: meanwhile another writer must see the node

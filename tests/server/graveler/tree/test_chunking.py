@@ -11,6 +11,7 @@ import pytest
 from lakever_server.errors import InvalidValue
 from lakever_server.graveler.tree import DEFAULT_RULE, ChunkingRule, MemoryNodeStore, Node, Tree
 from lakever_server.graveler.tree.codec import decode
+from lakever_server.graveler.tree.nodes import decoding
 
 from .trees import object_value
 
@@ -29,7 +30,7 @@ def leaf_sizes(store: MemoryNodeStore) -> list[int]:
 
 def last_keys(store: MemoryNodeStore, root: str) -> Iterator[bytes]:
     """The last key of every leaf, left to right."""
-    node = decode(store.nodes[root])
+    node = decoding(store).load_node(root)
     if node.level == 0:
         yield node.keys[-1]
         return

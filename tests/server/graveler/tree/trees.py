@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 
-from lakever_server.graveler.tree import MemoryNodeStore
+from lakever_server.graveler.tree import MemoryNodeStore, Tree
+from lakever_server.graveler.tree.nodes import decoding
 
 Items = list[tuple[bytes, bytes]]
 Changes = list[tuple[bytes, bytes | None]]
@@ -88,3 +89,22 @@ def dict_diff(
     """Brute-force diff of two models, in key order."""
     keys = sorted(set(left) | set(right))
     return [(k, left.get(k), right.get(k)) for k in keys if left.get(k) != right.get(k)]
+
+
+Shape = tuple[object, ...]
+
+
+def shape(tree: Tree, root: str) -> Shape:
+    """The tree's logical shape: each node's level and keys, the leaves' values, the
+    internal nodes' counts and their children's shapes (not ids). What depends on the
+    contents alone, whether a node is stored whole or as a patch of an earlier one."""
+    nodes = decoding(tree.store)
+
+    def walk(nid: str) -> Shape:
+        node = nodes.load_node(nid)
+        if node.level == 0:
+            return (0, tuple(node.keys), tuple(node.values))
+        below = tuple(walk(child) for child in node.children)
+        return (node.level, tuple(node.keys), tuple(node.counts), below)
+
+    return walk(root)
