@@ -14,15 +14,16 @@ touched (objects are lakeFS's business of retention rules, not this collector's)
 Mark: every commit record of every repository on the namespace, roots walked with
 ``Tree.walk_nodes`` by id; a subtree already marked is not walked again (the walk sees
 marked nodes as childless), so the cost follows the distinct internal nodes, and only
-a set of node ids is held. A node stored as a patch needs its base: the index row of
-a patch names its base, so one scan of the rows marks the base of every marked patch
-(a base is always a full node, so no further round is needed).
+a set of node ids is held.
 
-Sweep: the index rows are scanned in key order; a row is deleted when its node is
-unmarked and its pack is older than the grace period (a ``delete_if`` on the row read,
-so a row rewritten meanwhile by a writer is kept); a pack older than the grace period
-is deleted once no marked node's row names it; an unmarked one-blob-per-node node older
-than the grace period is deleted too.
+Sweep: the index rows are scanned in key order. A node stored as a patch needs its
+base, and the index row of a patch names it: the scan also collects the bases of the
+marked patches, which are marked with them (a base is always a full node, so no further
+round is needed). A row is deleted when its node is unmarked and its pack is older
+than the grace period (a ``delete_if`` on the row read, so a row rewritten meanwhile by
+a writer is kept); a pack older than the grace period is deleted once no marked node's
+row names it; an unmarked one-blob-per-node node older than the grace period is deleted
+too.
 
 Why a concurrent commit is safe. A commit writes its packs, then its index rows, then
 its commit record. The packs considered are listed (with their write times) before the
@@ -209,14 +210,6 @@ def _mark(
             # must not see it marked (childless) before it has listed its subtree.
             found = list(walker.walk_nodes(root)) if root != Tree.EMPTY else []
             marked.update(found)
-    # The bases of marked patches, from the rows (leaves are not read by the walk).
-    bases = set()
-    for key, value in store.kv.scan(store.partition):
-        base = row_base(value)
-        if base and key.decode() in marked:
-            bases.add(base)
-    marked |= bases
-    report.nodes_marked = len(marked)
     return marked
 
 
@@ -227,19 +220,30 @@ def _sweep_rows(
     report: GCReport,
     dry_run: bool,
 ) -> tuple[set[str], set[str]]:
-    """Delete the index rows of unmarked nodes in old (or lost) packs.
+    """Mark the bases of the marked patches (in ``marked``), then delete the index rows
+    of unmarked nodes in old (or lost) packs.
 
     Returns the deleted rows' node ids and the packs that a marked node's row names.
     """
     live: set[str] = set()
     deleted: set[str] = set()
+    bases: set[str] = set()
+    unmarked: list[tuple[bytes, bytes, str]] = []
+    for key, value in store.kv.scan(store.partition):
+        pack_id = Locator.decode(value).pack_id
+        if key.decode() in marked:
+            live.add(pack_id)
+            bases.add(row_base(value))
+        else:
+            unmarked.append((key, value, pack_id))
+    bases.discard("")
+    marked |= bases
+    report.nodes_marked = len(marked)
     lost = _LostPacks(store)
     doomed: list[tuple[bytes, bytes]] = []
-    for key, value in store.kv.scan(store.partition):
-        node_id = key.decode()
-        pack_id = Locator.decode(value).pack_id
-        if node_id in marked:
-            live.add(pack_id)
+    for key, value, pack_id in unmarked:
+        if key.decode() in bases:
+            live.add(pack_id)  # the base of a live patch that no walk reached
         elif pack_id in old_packs or lost(pack_id):
             doomed.append((key, value))
     for key, value in doomed:
