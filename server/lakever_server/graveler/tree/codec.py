@@ -56,7 +56,7 @@ PATCH_LIMIT = 4
 """A node is patched while at most 1/``PATCH_LIMIT`` of its entries differ from its base."""
 
 _HEADER = struct.Struct("<BBI")
-_PATCH_HEADER = struct.Struct("<BBII32s")
+_PATCH_HEADER = struct.Struct("<BBII32s")  # version, level, n, m, base id
 _ID_BYTES = 32
 REF_BYTES = 44
 """What an internal entry encodes besides its key: a u32 end, a u64 count, a 32-byte id."""
@@ -133,6 +133,12 @@ class Node:
         return self.payload
 
 
+def _hex_ids(raw: bytes) -> list[str]:
+    """Consecutive 32-byte ids as hex strings."""
+    ids = raw.hex()
+    return [ids[i : i + 2 * _ID_BYTES] for i in range(0, len(ids), 2 * _ID_BYTES)]
+
+
 def _ends(parts: list[bytes]) -> bytes:
     return _u32s(len(parts)).pack(*accumulate(map(len, parts)))
 
@@ -179,7 +185,7 @@ def patch_base(data: bytes) -> str:
     """The base id of an encoded patch; empty for a full node."""
     if not is_patch(data) or len(data) < _PATCH_HEADER.size:
         return ""
-    return data[10 : 10 + _ID_BYTES].hex()
+    return data[_PATCH_HEADER.size - _ID_BYTES : _PATCH_HEADER.size].hex()
 
 
 def decode_patch(data: bytes, base: Node, expected_id: str = "") -> Node:
@@ -211,13 +217,12 @@ def decode_patch(data: bytes, base: Node, expected_id: str = "") -> Node:
             at += 8 * m
             if at + _ID_BYTES * m != len(data):
                 raise CorruptNode("tree node patch has the wrong length", node_id=expected_id)
-            ids = data[at:].hex()
             children, counts = list(base.children), list(base.counts)
             total = base.count
-            for i, s in enumerate(slots):
-                children[s] = ids[2 * _ID_BYTES * i : 2 * _ID_BYTES * (i + 1)]
-                total += new_counts[i] - counts[s]
-                counts[s] = new_counts[i]
+            for s, child, count in zip(slots, _hex_ids(data[at:]), new_counts, strict=True):
+                children[s] = child
+                total += count - counts[s]
+                counts[s] = count
             node = Node(level, base.keys, children=children, counts=counts, count=total)
             node.payload = base.payload_bytes()
             node.ends = base.ends
@@ -261,11 +266,10 @@ def decode(data: bytes, expected_id: str = "") -> Node:
             return leaf
         counts = list(_u64s(n).unpack_from(data, at))
         at += 8 * n
-        ids = data[at : at + _ID_BYTES * n].hex()
+        children = _hex_ids(data[at : at + _ID_BYTES * n])
         at += _ID_BYTES * n
         if at + key_bytes != len(data) or n == 0:
             raise CorruptNode("tree node has the wrong length", node_id=expected_id)
-        children = [ids[i : i + 2 * _ID_BYTES] for i in range(0, len(ids), 2 * _ID_BYTES)]
         node = Node.internal(level, _slices(data, at, key_ends), children, counts)
         node.payload = key_bytes + REF_BYTES * n
         node.ends = data[_HEADER.size : _HEADER.size + 4 * n]

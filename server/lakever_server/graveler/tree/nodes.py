@@ -115,16 +115,10 @@ def patch_problem(nid: str, data: bytes, read: Callable[[str], bytes]) -> str | 
     its base, read with ``read`` past every cache; None for a sound patch or full node."""
     if not is_patch(data):
         return None
-    base = patch_base(data)
-    if not base:
-        return f"tree node {nid} is a patch without a base"
     try:
-        base_data = read(base)
-        if node_id(base_data) != base:
-            return f"tree node {nid}: its base {base} does not match its hash"
-        decode_patch(data, decode(base_data, base), nid)
+        checked_decode(data, nid, lambda base: checked_decode(read(base), base))
     except NotFound:
-        return f"tree node {nid}: its base {base} is missing"
+        return f"tree node {nid}: its base {patch_base(data)} is missing"
     except CorruptNode as exc:
         return f"tree node {nid}: {exc.message}"
     return None

@@ -320,8 +320,8 @@ class PackedNodeStore:
             else:
                 self._cache_record(nid, encoded)
         if patches:
-            wanted_bases = [patch_base(encoded) for _, encoded in patches]
             if bases:
+                wanted_bases = [patch_base(encoded) for _, encoded in patches]
                 self._prefetch([base for base in wanted_bases if base], bases=False)
             for nid, encoded in patches:
                 self._cache_record(nid, encoded)
@@ -418,12 +418,12 @@ class PackedNodeStore:
             else:
                 self.block.put(address, [blob])
             located = [(nid, Locator(pack_id, offset, length)) for nid, offset, length in where]
-            bases = [patch_base(data) for _, data in nodes]
+            # A patch's row carries its base id after the locator (for garbage collection).
             self.kv.write_batch(
                 self.partition,
                 [
-                    (nid.encode(), locator.encode() + bytes.fromhex(base))
-                    for (nid, locator), base in zip(located, bases, strict=True)
+                    (nid.encode(), locator.encode() + bytes.fromhex(patch_base(data)))
+                    for (nid, locator), (_, data) in zip(located, nodes, strict=True)
                 ],
             )
         except BaseException:

@@ -27,16 +27,8 @@ from .trees import lake_items, object_value, shape
 def leaves(tree: Tree, root: str) -> dict[str, Node]:
     """Every leaf of the tree by id."""
     nodes = decoding(tree.store)
-    found: dict[str, Node] = {}
-    stack = [root]
-    while stack:
-        nid = stack.pop()
-        node = nodes.load_node(nid)
-        if node.level == 0:
-            found[nid] = node
-        else:
-            stack.extend(node.children)
-    return found
+    loaded = {nid: nodes.load_node(nid) for nid in tree.walk_nodes(root)}
+    return {nid: node for nid, node in loaded.items() if node.level == 0}
 
 
 def test_a_scattered_update_stores_each_rewritten_node_as_a_small_patch() -> None:
