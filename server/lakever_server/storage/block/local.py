@@ -117,8 +117,11 @@ class _Writeback:
         self.offset = offset
         self.started = 0
 
-    def written(self, fd: int, size: int) -> None:
-        if _sync_file_range is None or size - self.started < WRITEBACK_STEP:
+    def written(self, fd: int, writer: BlobWriter) -> None:
+        """After each write: start the next step's writeback once a step is written (an
+        ``O_DIRECT`` writer bypasses the page cache: nothing to write back)."""
+        size = writer.size
+        if writer.direct or _sync_file_range is None or size - self.started < WRITEBACK_STEP:
             return
         self.rest(fd, size)
 
@@ -160,8 +163,8 @@ def _write_atomically(
         writer = BlobWriter(fd, direct_after=DIRECT_AFTER if direct else None)
 
         def written() -> None:
-            if writeback is not None and not writer.direct:
-                writeback.written(fd, writer.size)
+            if writeback is not None:
+                writeback.written(fd, writer)
 
         try:
             if isinstance(chunks, BodyReader):
@@ -398,8 +401,7 @@ def _fill_slot(
                 return chain(written, [chunk], chunks)
             md5.update(chunk)
             writer.write(chunk)
-            if not writer.direct:
-                writeback.written(fd, writer.size)
+            writeback.written(fd, writer)
         writer.finish()
         checksum = md5.hexdigest()
         writeback.rest(fd, writer.size)
@@ -412,14 +414,11 @@ def _fill_slot(
 def _fill_slot_reader(directory: Path, number: int, reader: BodyReader, slot: int) -> PutResult:
     """``_fill_slot`` for a part read into the writer's buffers, known to fit the slot."""
     fd, writer, writeback = _open_slot(directory, (number - 1) * slot, slot)
-
-    def written() -> None:
-        if not writer.direct:
-            writeback.written(fd, writer.size)
-
     try:
         try:
-            checksum = write_reader(writer, reader, Md5Digest(), written, limit=slot)
+            checksum = write_reader(
+                writer, reader, Md5Digest(), lambda: writeback.written(fd, writer), limit=slot
+            )
         except ValueError:  # more bytes than its length said: nothing was staged
             raise InvalidValue("the part is longer than its Content-Length") from None
         writer.finish()
