@@ -9,9 +9,9 @@ fraction of that and leaves the page cache to reads; the final fsync then has al
 nothing left to flush. Object stores such as MinIO write large objects this way.
 
 A writer is given either chunks (``write``: gathered into its aligned buffer, a copy) or
-whole blocks already in an aligned buffer of its own (``aligned_buffer``, then
+whole blocks already in an aligned buffer of its own (lent by ``LentBuffers``, then
 ``write_block``: written where they are). The second serves uploads read straight from
-the socket into such a buffer.
+the socket into such a buffer (``write_reader``).
 
 Small blobs stay buffered: tree packs and part records are written whole by one call,
 and a direct write waits for the device every time. A writer therefore starts buffered
@@ -31,7 +31,9 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Protocol
+
+from lakever_server.storage.block.base import BodyReader
+from lakever_server.storage.block.digests import StreamDigest
 
 ALIGN = 4096
 """Offsets, lengths and buffer addresses of direct writes are multiples of this (the page
@@ -92,16 +94,6 @@ class _Buffers:
 
 
 _buffers = _Buffers()
-
-
-def aligned_buffer() -> tuple[mmap.mmap, memoryview]:
-    """A page-aligned buffer of ``DIRECT_BLOCK`` bytes for ``BlobWriter.write_block``;
-    give it back with ``give_back``."""
-    return _buffers.take()
-
-
-def give_back(pair: tuple[mmap.mmap, memoryview]) -> None:
-    _buffers.give(pair)
 
 
 def _set_direct(fd: int, on: bool) -> bool:
@@ -174,7 +166,7 @@ class BlobWriter:
         self._fill(memoryview(chunk))
 
     def write_block(self, block: memoryview) -> None:
-        """Write ``block``, the start of an ``aligned_buffer()``, from where it is.
+        """Write ``block``, the start of an aligned ``DIRECT_BLOCK`` buffer, from where it is.
 
         Only full buffers may precede the last block (so every block but the last starts
         aligned), and not after ``write``. A full buffer passes ``DIRECT_AFTER``: it is
@@ -285,20 +277,6 @@ class BlobWriter:
             self._buffer = None
 
 
-class Reader(Protocol):
-    """What ``write_reader`` reads (``base.BodyReader``)."""
-
-    def readinto(self, buffer: memoryview) -> int: ...
-
-
-class Digest(Protocol):
-    """What ``write_reader`` hashes with (``digests.StreamDigest``)."""
-
-    def update(self, block: memoryview, done: Callable[[], None] | None = None) -> None: ...
-
-    def hexdigest(self) -> str: ...
-
-
 class _Lent:
     """An aligned buffer and how many still read it (the writer, digests)."""
 
@@ -360,7 +338,7 @@ class LentBuffers:
             _buffers.give(lent.pair)
 
 
-def _fill(reader: Reader, view: memoryview) -> int:
+def _fill(reader: BodyReader, view: memoryview) -> int:
     """Fill ``view`` from ``reader``; fewer bytes only at the reader's end."""
     filled = 0
     while filled < len(view):
@@ -419,8 +397,8 @@ class _WriteBehind:
 
 def write_reader(
     writer: BlobWriter,
-    reader: Reader,
-    digest: Digest | None,
+    reader: BodyReader,
+    digest: StreamDigest | None,
     written: Callable[[], None] = lambda: None,
     limit: int | None = None,
 ) -> str:
@@ -452,8 +430,8 @@ def write_reader(
 
 def _read_and_write(
     writer: BlobWriter,
-    reader: Reader,
-    digest: Digest | None,
+    reader: BodyReader,
+    digest: StreamDigest | None,
     lent: LentBuffers,
     written: Callable[[], None],
     limit: int | None,
