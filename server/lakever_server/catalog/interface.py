@@ -45,7 +45,7 @@ from lakever_server.catalog.models import (
     Tag,
 )
 from lakever_server.graveler.merge import MergePreview
-from lakever_server.storage.block.base import BodyReader
+from lakever_server.storage.block.base import Content
 
 
 class CatalogService(Protocol):
@@ -337,7 +337,7 @@ class CatalogService(Protocol):
         repository: str,
         branch: str,
         path: str,
-        chunks: Iterable[bytes] | BodyReader,
+        chunks: Content,
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,

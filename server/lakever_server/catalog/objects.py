@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from lakever_server.catalog import convert
@@ -30,7 +30,7 @@ from lakever_server.graveler.graveler import CommitRequest, Graveler
 from lakever_server.graveler.names import validate_amount
 from lakever_server.storage.block.base import (
     BlockStore,
-    BodyReader,
+    Content,
     parse_address,
     put_content,
 )
@@ -133,7 +133,7 @@ class ObjectsMixin:
         repository: str,
         branch: str,
         path: str,
-        chunks: Iterable[bytes] | BodyReader,
+        chunks: Content,
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,

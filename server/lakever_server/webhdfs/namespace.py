@@ -10,13 +10,13 @@ name pointing at the same content, then the old names are deleted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from lakever_server import errors
 from lakever_server.catalog.models import CommonPrefix, Entry, Page
-from lakever_server.storage.block.base import BodyReader, PrefixedReader
+from lakever_server.storage.block.base import BodyReader, Content, PrefixedReader
 from lakever_server.webhdfs.errors import (
     ALREADY_EXISTS,
     IO,
@@ -206,9 +206,7 @@ class Namespace:
         if not status.is_dir:
             raise WebHdfsError(ALREADY_EXISTS, f"Path is not a directory: {loc}")
 
-    def create(
-        self, loc: Location, body: Iterable[bytes] | BodyReader, *, overwrite: bool
-    ) -> Entry:
+    def create(self, loc: Location, body: Content, *, overwrite: bool) -> Entry:
         self.require_branch(loc)
         if not loc.path:
             raise WebHdfsError(ALREADY_EXISTS, f"{loc} is a directory")
@@ -227,14 +225,14 @@ class Namespace:
             raise WebHdfsError(ALREADY_EXISTS, f"{loc} already exists") from None
         return entry
 
-    def append(self, loc: Location, body: Iterable[bytes] | BodyReader) -> Entry:
+    def append(self, loc: Location, body: Content) -> Entry:
         """Objects are immutable: the new object is the old bytes then the new ones."""
         self.require_branch(loc)
         entry = self._entry(loc) if loc.path else None
         if entry is None:
             raise errors.NotFound(f"File does not exist: {loc}", kind="object", name=str(loc))
         old = self.catalog.open_entry(entry)
-        combined: Iterable[bytes] | BodyReader = (
+        combined: Content = (
             PrefixedReader(old, entry.size_bytes, body)
             if isinstance(body, BodyReader)
             else itertools.chain(old, body)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -24,7 +24,7 @@ from lakever_server.api.schemas import ObjectCopyCreation, PathList, UpdateObjec
 from lakever_server.api.streaming import MultipartField, feed_thread, prepend
 from lakever_server.catalog.models import Entry
 from lakever_server.errors import InvalidValue
-from lakever_server.storage.block.base import BodyReader
+from lakever_server.storage.block.base import Content
 from lakever_server.zerocopy.receive import open_body_reader, read_in_thread
 
 router = APIRouter(tags=["objects"], dependencies=[Depends(current_user)])
@@ -178,7 +178,7 @@ async def upload_object(
     # store's buffers (``zerocopy.receive``); a form, or any body otherwise, streams.
     reader = None if part is not None else open_body_reader(request.scope, max_bytes=limit)
 
-    def write(chunks: Iterable[bytes] | BodyReader) -> Entry:
+    def write(chunks: Content) -> Entry:
         return services.catalog.write_object(
             repository,
             branch,

@@ -41,6 +41,7 @@ from lakever_server.storage.block.base import (
     CHUNK_SIZE,
     BlockStat,
     BodyReader,
+    Content,
     PutResult,
     parse_address,
 )
@@ -133,7 +134,7 @@ class _Writeback:
 
 def _write_atomically(
     target: Path,
-    chunks: Iterable[bytes] | BodyReader,
+    chunks: Content,
     *,
     durable: bool = True,
     make_folder: bool = True,
@@ -467,9 +468,7 @@ def _write_part(
     return _write_part_file(directory, number, chunks)
 
 
-def _write_part_file(
-    directory: Path, number: int, chunks: Iterable[bytes] | BodyReader
-) -> PutResult:
+def _write_part_file(directory: Path, number: int, chunks: Content) -> PutResult:
     # A name of its own per upload: two uploads of one part number never mix bytes.
     name = f"{number:05d}.{uuid.uuid4().hex}"
     result = _write_atomically(directory / name, chunks, durable=False, make_folder=False)
@@ -688,7 +687,7 @@ class LocalBlockStore:
     def _write(
         path: Path,
         address: str,
-        chunks: Iterable[bytes] | BodyReader,
+        chunks: Content,
         *,
         durable: bool = True,
         digest: Callable[[], StreamDigest] | None = Md5Digest,
