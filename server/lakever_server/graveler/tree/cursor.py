@@ -31,19 +31,48 @@ class LevelCursor:
         self._root = root
         self.level = level
         self._frames: list[tuple[Node, int]] = []
+        self._floor: bytes | None = None  # a key every node on the path holds
         self.node_id = root_id
         self.node = root
 
     def seek(self, key: bytes) -> None:
-        """Move to the node of this level whose key range holds ``key``."""
-        self._frames = []
-        node_id, node = self._root_id, self._root
+        """Move to the node of this level whose key range holds ``key``.
+
+        Keys sought in increasing order (as ``apply`` does) reuse the path: only the
+        levels below the deepest node whose range still holds ``key`` are read again,
+        instead of one node per level from the root.
+        """
+        frames = self._frames
+        if self._floor is None or key < self._floor or not frames:
+            keep = 0
+        else:
+            # Every node on the path holds ``_floor``, so its range starts below ``key``:
+            # it holds ``key`` unless its range ends before (its last key, unless it is
+            # the last node of its level).
+            keep, last = len(frames), True
+            for d, (node, i) in enumerate(frames):
+                if d and not (last or key <= node.keys[-1]):
+                    keep = d
+                    break
+                last = last and i == len(node.keys) - 1
+            else:
+                if last or key <= self.node.keys[-1]:
+                    self._floor = key
+                    return
+        if keep:
+            node = frames[keep - 1][0]
+            del frames[keep - 1 :]
+        else:
+            frames.clear()
+            node = self._root
+        node_id = self._root_id
         while node.level > self.level:
             i = child_index(node, key)
-            self._frames.append((node, i))
+            frames.append((node, i))
             node_id = node.children[i]
             node = self._nodes.load_node(node_id)
         self.node_id, self.node = node_id, node
+        self._floor = key
 
     @property
     def root_level(self) -> int:
@@ -53,29 +82,29 @@ class LevelCursor:
         """The ids of the nodes of ``level`` (default: this cursor's) that sorted ``keys``
         fall in, in order.
 
-        Routes one key per distinct node (the keys up to that node's upper bound are
-        skipped by bisection), reading only the internal nodes on those paths; the
-        cursor's position is left as it was.
+        Routes the keys down the tree in groups: each internal node on their paths is
+        read once and splits its keys among its children by bisection. The cursor's
+        position is left as it was.
         """
         target = self.level if level is None else level
         if self._root.level <= target:
             return [self._root_id]
         ids: list[str] = []
-        j = 0
-        while j < len(keys):
-            key, node, node_id, bound = keys[j], self._root, self._root_id, None
-            while True:
-                i = child_index(node, key)
-                if i < len(node.keys) - 1:
-                    bound = node.keys[i]  # the child's range ends there (nested ranges)
-                node_id = node.children[i]
+        load = self._nodes.load_node
+
+        def route(node: Node, lo: int, hi: int) -> None:
+            last = len(node.keys) - 1
+            j = lo
+            while j < hi:
+                i = child_index(node, keys[j])
+                k = bisect_right(keys, node.keys[i], j + 1, hi) if i < last else hi
                 if node.level - 1 == target:
-                    break
-                node = self._nodes.load_node(node_id)
-            ids.append(node_id)
-            if bound is None:
-                break  # the last node of the level: every further key falls in it
-            j = bisect_right(keys, bound, j + 1)
+                    ids.append(node.children[i])
+                else:
+                    route(load(node.children[i]), j, k)
+                j = k
+
+        route(self._root, 0, len(keys))
         return ids
 
     def is_last(self) -> bool:
@@ -97,6 +126,7 @@ class LevelCursor:
             node_id = node.children[0]
             node = self._nodes.load_node(node_id)
         self.node_id, self.node = node_id, node
+        self._floor = node.keys[0]
 
 
 class TreeCursor(Iterator[tuple[bytes, bytes]]):
