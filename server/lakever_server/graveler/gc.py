@@ -12,26 +12,32 @@ repository left in a namespace that another repository now uses. Object data is 
 touched (objects are lakeFS's business of retention rules, not this collector's).
 
 Mark: every commit record of every repository on the namespace, roots walked with
-``Tree.walk_nodes`` by id; a subtree already marked is not walked again (the walk sees
+``Tree.walk_nodes``; a subtree already marked is not walked again (the walk sees
 marked nodes as childless), so the cost follows the distinct internal nodes, and only
-a set of node ids is held.
+a set of node ids and a set of pack ids are held. Each reference the walk yields says
+which pack holds its node (``codec``: "Located references"): that pack is live, even
+for a node already marked through another copy.
 
-Sweep: the index rows are scanned in key order. A node stored as a patch needs its
-base, and the index row of a patch names it: the scan also collects the bases of the
-marked patches, which are marked with them (a base is always a full node, so no further
-round is needed). A row is deleted when its node is unmarked and its pack is older
-than the grace period (a ``delete_if`` on the row read, so a row rewritten meanwhile by
-a writer is kept); a pack older than the grace period is deleted once no marked node's
-row names it; an unmarked one-blob-per-node node older than the grace period is deleted
-too.
+Sweep: the index rows are scanned in key order. A marked node's row (a root's, or any
+node's in a store written before references were located) makes its pack live. A node
+stored as a patch needs its base: the ``pack:`` row of a pack names the packs holding
+its patches' bases, and every pack so named by a live pack is live too (conservatively:
+the whole pack, whether or not each patch in it is reachable); an earlier version's
+patch names its base in its own row, and bases with no locator are listed in the
+``pack:`` row: those bases are marked (a base is always a full node, so no further
+round is needed). A node row is deleted when its node is unmarked and its pack is
+older than the grace period (a ``delete_if`` on the row read, so a row rewritten
+meanwhile by a writer is kept), a ``pack:`` row with its pack; a pack older than the
+grace period is deleted unless live; an unmarked one-blob-per-node node older than the
+grace period is deleted too.
 
-Why a concurrent commit is safe. A commit writes its packs, then its index rows, then
-its commit record. The packs considered are listed (with their write times) before the
-mark starts, and only those written more than ``grace`` before are candidates. A
-commit whose record appears after the mark scanned the commits started writing after
-``start - grace`` unless it ran for longer than ``grace``: its packs are not candidates.
-So ``grace`` must exceed the longest commit, merge or import (first pack to commit
-record); the default is a day.
+Why a concurrent commit is safe. A commit writes its packs, then its index rows (its
+root's, its packs' ``pack:`` rows), then its commit record. The packs considered are
+listed (with their write times) before the mark starts, and only those written more than
+``grace`` before are candidates. A commit whose record appears after the mark scanned
+the commits started writing after ``start - grace`` unless it ran for longer than
+``grace``: its packs are not candidates. So ``grace`` must exceed the longest commit,
+merge or import (first pack to commit record); the default is a day.
 
 Repository delete (``delete_repository``) removes the repository record first (its
 name is free at once), then its staging partitions and its own metadata partition,
@@ -54,8 +60,14 @@ from lakever_server.errors import InvalidValue, PreconditionFailed
 from lakever_server.graveler.model import BranchRecord, RepositoryRecord
 from lakever_server.graveler.refs import BRANCH, REPOSITORIES, staging_partition
 from lakever_server.graveler.tree import PackedNodeStore, Tree
-from lakever_server.graveler.tree.codec import EMPTY_LEAF, Node
-from lakever_server.graveler.tree.packs import Locator, row_base
+from lakever_server.graveler.tree.codec import EMPTY_LEAF, Node, ref_id
+from lakever_server.graveler.tree.packs import (
+    DEPENDS,
+    Locator,
+    decode_depends,
+    row_base,
+    row_pack,
+)
 from lakever_server.storage.kv.base import prefix_end
 
 if TYPE_CHECKING:
@@ -105,14 +117,14 @@ class _MarkedAreLeaves:
         raise AssertionError("garbage collection writes no node")
 
     def load_node(self, node_id: str) -> Node:
-        if node_id in self._marked:
+        if ref_id(node_id) in self._marked:
             return EMPTY_LEAF
         return self._store.load_node(node_id)
 
-    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+    def save_node(self, node_id: str, node: Node, data: bytes) -> str:
         raise AssertionError("garbage collection writes no node")
 
-    def flush(self) -> None:
+    def flush(self, root: str = "") -> None:
         pass
 
 
@@ -173,8 +185,8 @@ def collect_garbage(
     repos = _repositories_on(graveler, namespace)
     report = GCReport(namespace, sorted(r.id for r in repos), dry_run, packs_kept_young=young)
     report.purged = purged
-    marked = _mark(graveler, store, repos, report)
-    deleted_nodes, live_packs = _sweep_rows(store, marked, old_packs, report, dry_run)
+    marked, live_packs = _mark(graveler, store, repos, report)
+    deleted_nodes = _sweep_rows(store, marked, live_packs, old_packs, report, dry_run)
     for pack_id, size in old_packs.items():
         if pack_id not in live_packs:
             if not dry_run:
@@ -196,9 +208,11 @@ def collect_garbage(
 
 def _mark(
     graveler: Graveler, store: PackedNodeStore, repos: list[RepositoryRecord], report: GCReport
-) -> set[str]:
-    """The ids of every node reachable from a commit record of ``repos``."""
+) -> tuple[set[str], set[str]]:
+    """The ids of every node reachable from a commit record of ``repos``, and the packs
+    their references locate (a node's parent says where it is; a root has an index row)."""
     marked: set[str] = set()
+    live: set[str] = set()
     walker = Tree(_MarkedAreLeaves(store, marked))
     for repo in repos:
         for commit in graveler.refs.scan_commits(repo):
@@ -207,42 +221,67 @@ def _mark(
             if root in marked:
                 continue
             # Marked once the walk is done: the walk reads a node after yielding it, and
-            # must not see it marked (childless) before it has listed its subtree.
+            # must not see it marked (childless) before it has listed its subtree. Each
+            # reference counts, the skipped ones too: one node may sit in several packs.
             found = list(walker.walk_nodes(root)) if root != Tree.EMPTY else []
-            marked.update(found)
-    return marked
+            for ref in found:
+                at = Locator.of_ref(ref)
+                if at is not None:
+                    live.add(at.pack_id)
+            marked.update(map(ref_id, found))
+    return marked, live
 
 
 def _sweep_rows(
     store: PackedNodeStore,
     marked: set[str],
+    live: set[str],
     old_packs: dict[str, int],
     report: GCReport,
     dry_run: bool,
-) -> tuple[set[str], set[str]]:
-    """Mark the bases of the marked patches (in ``marked``), then delete the index rows
-    of unmarked nodes in old (or lost) packs.
+) -> set[str]:
+    """Complete ``live`` (the packs of marked nodes) with the packs of marked rows and
+    what their patches need (``pack:`` rows, and the bases a patch's row names), then
+    delete the index rows of unmarked nodes in old (or lost) packs, and the ``pack:``
+    rows of the packs that go.
 
-    Returns the deleted rows' node ids and the packs that a marked node's row names.
+    Returns the deleted rows' node ids.
     """
-    live: set[str] = set()
     deleted: set[str] = set()
     bases: set[str] = set()
+    depends: dict[str, tuple[list[str], list[str]]] = {}
     unmarked: list[tuple[bytes, bytes, str]] = []
     for key, value in store.kv.scan(store.partition):
-        pack_id = Locator.decode(value).pack_id
-        if key.decode() in marked:
+        pack_id = row_pack(key, value)
+        if key.startswith(DEPENDS):
+            depends[pack_id] = decode_depends(value)
+            unmarked.append((key, value, pack_id))
+        elif key.decode() in marked:
             live.add(pack_id)
             bases.add(row_base(value))
         else:
             unmarked.append((key, value, pack_id))
+    # A live pack keeps the packs holding its patches' bases (conservatively: all of
+    # them, whether or not the patch itself is reachable), and their bases with no
+    # locator. A base is a whole node, but its pack may hold patches too.
+    stack = list(live)
+    while stack:
+        packs, unlocated = depends.get(stack.pop(), ((), ()))
+        bases.update(unlocated)
+        for pack in packs:
+            if pack not in live:
+                live.add(pack)
+                stack.append(pack)
     bases.discard("")
     marked |= bases
     report.nodes_marked = len(marked)
     lost = _LostPacks(store)
     doomed: list[tuple[bytes, bytes]] = []
     for key, value, pack_id in unmarked:
-        if key.decode() in bases:
+        if key.startswith(DEPENDS):
+            if pack_id not in live and (pack_id in old_packs or lost(pack_id)):
+                doomed.append((key, value))
+        elif key.decode() in bases:
             live.add(pack_id)  # the base of a live patch that no walk reached
         elif pack_id in old_packs or lost(pack_id):
             doomed.append((key, value))
@@ -252,9 +291,10 @@ def _sweep_rows(
                 store.kv.delete_if(store.partition, key, value)
             except PreconditionFailed:
                 continue  # rewritten by a writer meanwhile: its new pack is young
-            deleted.add(key.decode())
+            if not key.startswith(DEPENDS):
+                deleted.add(key.decode())
         report.rows_deleted += 1
-    return deleted, live
+    return deleted
 
 
 class _LostPacks:
@@ -341,9 +381,10 @@ def purge_namespace(graveler: Graveler, namespace: str) -> bool:
     lost = _LostPacks(store)
     batch: list[bytes] = []
     for key, value in store.kv.scan(store.partition):
-        pack_id = Locator.decode(value).pack_id
+        pack_id = row_pack(key, value)
         if pack_id in removed or lost(pack_id):
-            store.cache.discard(store.blob_address(key.decode()))
+            if not key.startswith(DEPENDS):
+                store.cache.discard(store.blob_address(key.decode()))
             batch.append(key)
         if len(batch) >= _DELETE_BATCH:
             store.kv.write_batch(store.partition, deletes=batch)

@@ -18,8 +18,8 @@ from lakever_server.graveler import gc
 from lakever_server.graveler.commits import CommitRequest, new_commit
 from lakever_server.graveler.graveler import Graveler
 from lakever_server.graveler.tree import BlockNodeStore, NodeCache, PackedNodeStore, Tree
-from lakever_server.graveler.tree.codec import Node, encode, node_id
-from lakever_server.graveler.tree.packs import Locator, pack_nodes, row_base
+from lakever_server.graveler.tree.codec import Node, encode, node_id, patch_base, ref_id
+from lakever_server.graveler.tree.packs import pack_nodes, row_pack
 from lakever_server.storage.block.local import LocalBlockStore
 from lakever_server.storage.kv.sqlite import SQLiteKV
 
@@ -145,7 +145,7 @@ def test_gc_removes_crash_left_orphan_packs_and_rows_and_keeps_every_commit(
 def test_gc_keeps_the_base_of_a_live_patch_that_no_commit_names_whole(stores: Stores) -> None:
     # One operation that applies twice (a multi-commit revert does) can leave the final
     # tree's patches based on whole nodes of an intermediate tree that nothing commits:
-    # only the patches' index rows name those bases.
+    # only the patches name those bases (and the ``pack:`` row of their pack, its pack).
     catalog = stores.catalog
     ids = commit_history(catalog)
     ctx = catalog.graveler.open("repo1")
@@ -155,10 +155,11 @@ def test_gc_keeps_the_base_of_a_live_patch_that_no_commit_names_whole(stores: St
     updated = [(f"data/{i:05}".encode(), b"updated") for i in range(0, 3_000, 131)]
     final = writer.apply(middle, updated)  # a value each: patches of the middle's nodes
     commit = new_commit(ctx, [ids[1]], final, CommitRequest("me", "two applies", {}))
-    reachable = set(writer.walk_nodes(final)) | {
-        nid for cid in ids for nid in writer.walk_nodes(ctx.root_of(cid))
+    final_refs = list(writer.walk_nodes(final))
+    reachable = {ref_id(ref) for ref in final_refs} | {
+        ref_id(ref) for cid in ids for ref in writer.walk_nodes(ctx.root_of(cid))
     }
-    bases = {row_base(value) for _, value in stores.kv.scan(f"graveler/nodeindex/{NAMESPACE}")}
+    bases = {ref_id(patch_base(writer.store.get(ref))) for ref in final_refs}
     assert bases - {""} - reachable, "some patch must be based on a node no commit names"
     stores.age_blobs(2 * HOUR)
 
@@ -380,8 +381,8 @@ def test_a_repository_created_over_an_interrupted_delete_without_finishing_it_wo
     report = stores.fresh().graveler.collect_garbage("repo1", grace_seconds=HOUR)
     assert report.rows_deleted > 0
     index = f"graveler/nodeindex/{NAMESPACE}"
-    for _, value in kv.scan(index):  # every row left names a pack that exists
-        assert block.exists(f"{NAMESPACE}/_lakever/packs/{Locator.decode(value).pack_id}")
+    for key, value in kv.scan(index):  # every row left names a pack that exists
+        assert block.exists(f"{NAMESPACE}/_lakever/packs/{row_pack(key, value)}")
     fresh = stores.fresh()
     assert fresh.verify("repo1") == []
     assert entries(fresh, commit.id) == 3_000

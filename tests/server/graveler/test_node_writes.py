@@ -161,8 +161,7 @@ def test_a_node_another_thread_saved_but_has_not_flushed_goes_into_our_pack() ->
     writer = threading.Thread(target=store.save_node, args=(nid, node, data))
     writer.start()
     writer.join()  # saved and cached by that thread, never flushed
-    store.save_node(nid, node, data)
-    store.flush()
+    store.flush(store.save_node(nid, node, data))  # indexed as a root: found by its id
     fresh = PackedNodeStore(block, kv, "mem://lake/repo1", NodeCache())
     assert fresh.get(nid) == data
     assert store.packs_written == 1

@@ -154,12 +154,12 @@ class BlockNodeStore:
                     self._unsynced.update(written)
                 raise
 
-    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+    def save_node(self, node_id: str, node: Node, data: bytes) -> str:
         address = self.address(node_id)
         with self._lock:
             in_flight = self._in_flight.get(address)
             if in_flight is None and address in self.cache:
-                return
+                return node_id
             if in_flight is None and self.write_concurrency > 1:
                 future = _write_pool().submit(self._put, address, data)
                 self._in_flight[address] = (future, data)
@@ -171,9 +171,10 @@ class BlockNodeStore:
             self.cache.add(address, node, approximate_memory(node, len(data)))
             if len(pending) > 2 * self.write_concurrency:
                 self._wait(len(pending) - self.write_concurrency)
-            return
+            return node_id
         self._put(address, data)
         self.cache.add(address, node, approximate_memory(node, len(data)))
+        return node_id
 
     def _wait(self, count: int) -> None:
         """Wait for this thread's ``count`` oldest puts; raise the first failure."""
@@ -194,7 +195,7 @@ class BlockNodeStore:
         if failure is not None:
             raise failure
 
-    def flush(self) -> None:
+    def flush(self, root: str = "") -> None:
         self._wait(len(self._pending()))
         if self._batched is not None:
             self._sync(self._batched)

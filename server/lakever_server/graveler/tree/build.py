@@ -27,12 +27,12 @@ class NodeWriter:
         self.written = 0
 
     def write(self, node: Node) -> str:
-        """Store ``node`` (as a patch of ``node.base`` when it names one); its id."""
+        """Store ``node`` (as a patch of ``node.base`` when it names one); the reference
+        its parent records (``codec``: "Located references")."""
         data = encode_patch(node) if node.base else encode(node)
-        nid = node_id(data)
-        self.nodes.save_node(nid, node, data)
+        ref = self.nodes.save_node(node_id(data), node, data)
         self.written += 1
-        return nid
+        return ref
 
     def write_empty(self) -> str:
         """The empty tree: known to every store without being stored."""
@@ -77,7 +77,8 @@ class LevelBuilder:
         self.feed(self._base + at + 1, refs)
 
     def finish(self) -> str:
-        """Flush every level bottom-up and return the root id (the empty tree if none)."""
+        """Flush every level bottom-up and return the root reference (the empty tree if
+        none)."""
         at = 0
         while True:
             self._level(self._base + at)

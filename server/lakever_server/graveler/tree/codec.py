@@ -31,6 +31,25 @@ far (``Node.base``/``Node.patched`` carry them), until more than a quarter of th
 are replaced and the node is written whole (``PATCH_LIMIT``). So a read costs at most
 one extra node, and a patch's bytes grow with what changed since its base only.
 
+Located references. A store that packs nodes (``packs.PackedNodeStore``) tells the
+writer where it put each node, and the parent records it: a *reference* to a child is
+then its id followed by a 28-byte locator (16-byte pack id, u64 offset, u32 length), so
+a reader goes from parent to child with no index lookup, and a commit writes no index
+row per node. As a string, a reference is the id's 64 hex digits, followed by the
+locator's 56 when there is one (``ref_id`` takes the id). An internal node with any
+located child is encoded as version 2, every child taking 60 bytes (32-byte id, then the
+locator, all zero for a child without one); a patch naming a located base or child is
+``PATCH_LOCATED`` (0x82), with 60-byte references in place of 32-byte ids::
+
+    internal v2:  u8 2 | u8 level | u32 n | u32 key_end[n] | u64 count[n]
+                  | (32-byte id | 28-byte locator)[n] | key bytes
+    patch 0x82:   as 0x81 with a 60-byte base reference and 60-byte child references
+
+Nodes without located children (every node of a store that does not pack) keep
+version 1 and 0x81, byte for byte. The locators are part of the hashed bytes: like a
+patch, a node's id then depends on where its children were written, not only on its
+contents, and ``diff`` still compares entries wherever references differ.
+
 A patch's id is the SHA-256 of the patch, like any stored node: ids name stored bytes,
 and every store's contract (an id is the hash of what it names) holds unchanged. The
 logical shape of a tree still depends only on its contents (boundaries come from keys),
@@ -51,13 +70,21 @@ from itertools import accumulate, pairwise
 from lakever_server.errors import LakeverError
 
 FORMAT_VERSION = 1
+LOCATED_VERSION = 2
+"""An internal node whose child references carry locators (see "Located references")."""
 PATCH_VERSION = 0x81
+PATCH_LOCATED = 0x82
 PATCH_LIMIT = 4
 """A node is patched while at most 1/``PATCH_LIMIT`` of its entries differ from its base."""
 
 _HEADER = struct.Struct("<BBI")
 _PATCH_HEADER = struct.Struct("<BBII32s")  # version, level, n, m, base id
+_PATCH_LOCATED_HEADER = struct.Struct("<BBII60s")  # version, level, n, m, base reference
 _ID_BYTES = 32
+ID_HEX = 2 * _ID_BYTES
+LOCATOR_BYTES = 28
+_LOCATED_BYTES = _ID_BYTES + LOCATOR_BYTES
+_NO_LOCATOR = "0" * (2 * LOCATOR_BYTES)
 REF_BYTES = 44
 """What an internal entry encodes besides its key: a u32 end, a u64 count, a 32-byte id."""
 
@@ -136,7 +163,30 @@ class Node:
 def _hex_ids(raw: bytes) -> list[str]:
     """Consecutive 32-byte ids as hex strings."""
     ids = raw.hex()
-    return [ids[i : i + 2 * _ID_BYTES] for i in range(0, len(ids), 2 * _ID_BYTES)]
+    return [ids[i : i + ID_HEX] for i in range(0, len(ids), ID_HEX)]
+
+
+def ref_id(ref: str) -> str:
+    """The node id a reference names (see "Located references")."""
+    return ref[:ID_HEX]
+
+
+def is_located(ref: str) -> bool:
+    """Whether a reference carries a locator."""
+    return len(ref) > ID_HEX
+
+
+def _hex_refs(raw: bytes) -> list[str]:
+    """Consecutive 60-byte references as strings; a child without a locator as its id."""
+    refs = raw.hex()
+    width = 2 * _LOCATED_BYTES
+    out = [refs[i : i + width] for i in range(0, len(refs), width)]
+    return [ref[:ID_HEX] if ref.endswith(_NO_LOCATOR) else ref for ref in out]
+
+
+def _raw_refs(refs: list[str]) -> bytes:
+    """60-byte references (a missing locator as zeros)."""
+    return bytes.fromhex("".join([ref if len(ref) > ID_HEX else ref + _NO_LOCATOR for ref in refs]))
 
 
 def _ends(parts: list[bytes]) -> bytes:
@@ -156,7 +206,11 @@ def encode(node: Node) -> bytes:
         return b"".join((header, node.ends, keys, values))
     node.payload = len(keys) + REF_BYTES * n
     counts = _u64s(n).pack(*node.counts)
-    ids = bytes.fromhex("".join(node.children))
+    if any(map(is_located, node.children)):
+        header = _HEADER.pack(LOCATED_VERSION, node.level, n)
+        ids = _raw_refs(node.children)
+    else:
+        ids = bytes.fromhex("".join(node.children))
     if not node.ends:
         node.ends = _ends(node.keys)
     return b"".join((header, node.ends, counts, ids, keys))
@@ -166,35 +220,52 @@ def encode_patch(node: Node) -> bytes:
     """The patch encoding of ``node`` against ``node.base`` (see the module docstring)."""
     slots = node.patched
     m = len(slots)
-    base = bytes.fromhex(node.base)
-    header = _PATCH_HEADER.pack(PATCH_VERSION, node.level, len(node.keys), m, base)
+    children = [node.children[s] for s in slots] if node.level else []
+    if is_located(node.base) or any(map(is_located, children)):
+        base = _raw_refs([node.base])
+        header = _PATCH_LOCATED_HEADER.pack(PATCH_LOCATED, node.level, len(node.keys), m, base)
+        ids = _raw_refs(children) if children else b""
+    else:
+        base = bytes.fromhex(node.base)
+        header = _PATCH_HEADER.pack(PATCH_VERSION, node.level, len(node.keys), m, base)
+        ids = bytes.fromhex("".join(children))
     at = _u32s(m).pack(*slots)
     if node.level == 0:
         values = [node.values[s] for s in slots]
         return b"".join((header, at, _ends(values), *values))
     counts = _u64s(m).pack(*[node.counts[s] for s in slots])
-    ids = bytes.fromhex("".join([node.children[s] for s in slots]))
     return b"".join((header, at, counts, ids))
 
 
 def is_patch(data: bytes) -> bool:
-    return bool(data) and data[0] == PATCH_VERSION
+    return bool(data) and data[0] in (PATCH_VERSION, PATCH_LOCATED)
+
+
+def _patch_header(data: bytes) -> struct.Struct:
+    return _PATCH_LOCATED_HEADER if data[0] == PATCH_LOCATED else _PATCH_HEADER
 
 
 def patch_base(data: bytes) -> str:
-    """The base id of an encoded patch; empty for a full node."""
-    if not is_patch(data) or len(data) < _PATCH_HEADER.size:
+    """The base reference of an encoded patch; empty for a full node."""
+    if not is_patch(data):
         return ""
-    return data[_PATCH_HEADER.size - _ID_BYTES : _PATCH_HEADER.size].hex()
+    header = _patch_header(data)
+    if len(data) < header.size:
+        return ""
+    if header is _PATCH_HEADER:
+        return data[header.size - _ID_BYTES : header.size].hex()
+    return _hex_refs(data[header.size - _LOCATED_BYTES : header.size])[0]
 
 
 def decode_patch(data: bytes, base: Node, expected_id: str = "") -> Node:
     """The node an encoded patch makes of ``base`` (the node its header names)."""
     try:
-        _, level, n, m, base_raw = _PATCH_HEADER.unpack_from(data, 0)
+        header = _patch_header(data)
+        located = header is _PATCH_LOCATED_HEADER
+        _, level, n, m, _ = header.unpack_from(data, 0)
         if base.base or level != base.level or n != len(base.keys) or not 0 < m <= n:
             raise CorruptNode("tree node patch does not fit its base", node_id=expected_id)
-        at = _PATCH_HEADER.size
+        at = header.size
         slots: tuple[int, ...] = _u32s(m).unpack_from(data, at)
         at += 4 * m
         if any(b <= a for a, b in pairwise(slots)) or slots[-1] >= n:
@@ -215,11 +286,13 @@ def decode_patch(data: bytes, base: Node, expected_id: str = "") -> Node:
         else:
             new_counts = _u64s(m).unpack_from(data, at)
             at += 8 * m
-            if at + _ID_BYTES * m != len(data):
+            width = _LOCATED_BYTES if located else _ID_BYTES
+            if at + width * m != len(data):
                 raise CorruptNode("tree node patch has the wrong length", node_id=expected_id)
+            new_children = _hex_refs(data[at:]) if located else _hex_ids(data[at:])
             children, counts = list(base.children), list(base.counts)
             total = base.count
-            for s, child, count in zip(slots, _hex_ids(data[at:]), new_counts, strict=True):
+            for s, child, count in zip(slots, new_children, new_counts, strict=True):
                 children[s] = child
                 total += count - counts[s]
                 counts[s] = count
@@ -228,7 +301,7 @@ def decode_patch(data: bytes, base: Node, expected_id: str = "") -> Node:
             node.ends = base.ends
     except struct.error as err:
         raise CorruptNode(f"tree node patch does not decode: {err}", node_id=expected_id) from err
-    node.base, node.patched = base_raw.hex(), slots
+    node.base, node.patched = patch_base(data), slots
     return node
 
 
@@ -246,7 +319,7 @@ def decode(data: bytes, expected_id: str = "") -> Node:
     """Decode a node; ``CorruptNode`` when the bytes are not a valid encoding."""
     try:
         version, level, n = _HEADER.unpack_from(data, 0)
-        if version != FORMAT_VERSION:
+        if version != FORMAT_VERSION and (version != LOCATED_VERSION or level == 0):
             raise CorruptNode(f"unknown tree node format {version}", node_id=expected_id)
         at = _HEADER.size
         u32s = _u32s(n)
@@ -266,8 +339,12 @@ def decode(data: bytes, expected_id: str = "") -> Node:
             return leaf
         counts = list(_u64s(n).unpack_from(data, at))
         at += 8 * n
-        children = _hex_ids(data[at : at + _ID_BYTES * n])
-        at += _ID_BYTES * n
+        if version == LOCATED_VERSION:
+            children = _hex_refs(data[at : at + _LOCATED_BYTES * n])
+            at += _LOCATED_BYTES * n
+        else:
+            children = _hex_ids(data[at : at + _ID_BYTES * n])
+            at += _ID_BYTES * n
         if at + key_bytes != len(data) or n == 0:
             raise CorruptNode("tree node has the wrong length", node_id=expected_id)
         node = Node.internal(level, _slices(data, at, key_ends), children, counts)
@@ -292,6 +369,8 @@ def approximate_memory(node: Node, encoded_size: int) -> int:
     internal node about 150 (a hex id string and a count besides the key).
     """
     per_entry = 88 if node.level == 0 else 150
+    if node.level and is_located(node.children[0]):
+        per_entry += 2 * LOCATOR_BYTES + 8  # a longer reference string
     if node.base:
         # A patched node holds its base's keys and values: count them as its own (the
         # base may be evicted first).

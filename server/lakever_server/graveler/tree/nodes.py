@@ -26,6 +26,7 @@ from lakever_server.graveler.tree.codec import (
     is_patch,
     node_id,
     patch_base,
+    ref_id,
 )
 
 
@@ -45,12 +46,21 @@ class NodeStore(Protocol):
 class DecodedNodeStore(Protocol):
     """A node store that hands out decoded nodes (usually from a cache)."""
 
-    def load_node(self, node_id: str) -> Node: ...
+    def load_node(self, node_id: str) -> Node:
+        """The node a reference names: an id, or an id and where the node is stored
+        (``codec``: "Located references")."""
+        ...
 
-    def save_node(self, node_id: str, node: Node, data: bytes) -> None: ...
+    def save_node(self, node_id: str, node: Node, data: bytes) -> str:
+        """Store a node; the reference a parent records for it (its id, followed by its
+        locator on a store that packs nodes)."""
+        ...
 
-    def flush(self) -> None:
-        """Wait until every node this thread saved is stored; raise if one could not be."""
+    def flush(self, root: str = "") -> None:
+        """Wait until every node this thread saved is stored; raise if one could not be.
+
+        ``root``: the reference of the root just written, which must be found by its id
+        alone (a store that locates nodes through their parents indexes it)."""
         ...
 
 
@@ -116,9 +126,9 @@ def patch_problem(nid: str, data: bytes, read: Callable[[str], bytes]) -> str | 
     if not is_patch(data):
         return None
     try:
-        checked_decode(data, nid, lambda base: checked_decode(read(base), base))
+        checked_decode(data, nid, lambda base: checked_decode(read(base), ref_id(base)))
     except NotFound:
-        return f"tree node {nid}: its base {patch_base(data)} is missing"
+        return f"tree node {nid}: its base {ref_id(patch_base(data))} is missing"
     except CorruptNode as exc:
         return f"tree node {nid}: {exc.message}"
     return None
@@ -138,10 +148,11 @@ class _Decoding:
             return EMPTY_LEAF
         return checked_decode(self._store.get(node_id), node_id, self.load_node)
 
-    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+    def save_node(self, node_id: str, node: Node, data: bytes) -> str:
         self._store.put(node_id, data)
+        return node_id
 
-    def flush(self) -> None:
+    def flush(self, root: str = "") -> None:
         pass
 
 

@@ -1,9 +1,10 @@
-"""``PackedNodeStore``: tree nodes packed per flush into one blob, found through an index.
+"""``PackedNodeStore``: tree nodes packed per flush into one blob, found through their
+parents' references (``codec``: "Located references"), roots through an index.
 
 A commit writes one node per level per changed path, each a few kilobytes. Stored one
 blob per node, a scattered commit on a large tree cost one file creation (or one S3
-PUT) per node; packed, it costs one blob and one batched metadata write whatever the
-number of nodes. The layout, the write order and why a crash anywhere leaves a
+PUT) per node; packed, it costs one blob and one metadata write (the root's index row)
+whatever the number of nodes. The layout, the write order and why a crash anywhere leaves a
 consistent repository are described in the package docstring (``tree/__init__.py``).
 """
 
@@ -13,7 +14,7 @@ import struct
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from lakever_server.errors import LakeverError, NotFound
@@ -22,11 +23,14 @@ from lakever_server.graveler.tree.codec import (
     EMPTY_DATA,
     EMPTY_ID,
     EMPTY_LEAF,
+    ID_HEX,
     CorruptNode,
     Node,
     approximate_memory,
+    is_located,
     is_patch,
     patch_base,
+    ref_id,
 )
 from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.nodes import checked_decode, patch_problem
@@ -45,7 +49,7 @@ DEFAULT_LOCATOR_CACHE = 65536
 DEFAULT_READ_CONCURRENCY = 16
 SPAN_GAP = 64 * 1024  # nodes this close in a pack are read together (one request)
 SPAN_BYTES = 4 * 1024 * 1024
-_LENGTH = struct.Struct("<I")  # before each node in a pack: a scan can rebuild the index
+_LENGTH = struct.Struct("<I")  # before each node in a pack: a pack lists its own nodes
 _LOCATOR = struct.Struct(">16sQI")  # index value: pack id, offset, length
 
 
@@ -64,6 +68,47 @@ class Locator(NamedTuple):
         """The locator of an index row (a patch's row carries its base id after it)."""
         pack, offset, length = _LOCATOR.unpack_from(data)
         return cls(pack.hex(), offset, length)
+
+    @classmethod
+    def of_ref(cls, ref: str) -> Locator | None:
+        """The locator a node reference carries (``codec``: "Located references")."""
+        return cls.decode(bytes.fromhex(ref[ID_HEX:])) if is_located(ref) else None
+
+    def ref(self, node_id: str) -> str:
+        """The reference to ``node_id`` stored here."""
+        return node_id + self.encode().hex()
+
+
+DEPENDS = b"pack:"
+"""Index rows keyed ``pack:{pack id}`` list what the pack's patches need besides it:
+the packs holding their bases, and the bases with no locator (written before packs
+located their nodes), so that garbage collection keeps a base while a patch lives."""
+_DEPENDS_COUNT = struct.Struct(">I")
+
+
+def encode_depends(packs: Iterable[str], bases: Iterable[str]) -> bytes:
+    """The value of a ``pack:`` row: u32 count | 16-byte pack ids | 32-byte base ids."""
+    packs = sorted(packs)
+    parts = [_DEPENDS_COUNT.pack(len(packs)), *map(bytes.fromhex, packs)]
+    return b"".join(parts + [bytes.fromhex(base) for base in sorted(bases)])
+
+
+def decode_depends(value: bytes) -> tuple[list[str], list[str]]:
+    """The packs and the base ids a ``pack:`` row names."""
+    (count,) = _DEPENDS_COUNT.unpack_from(value)
+    at = _DEPENDS_COUNT.size
+    packs = [value[at + 16 * i : at + 16 * (i + 1)].hex() for i in range(count)]
+    at += 16 * count
+    bases = [value[i : i + 32].hex() for i in range(at, len(value), 32)]
+    return packs, bases
+
+
+def row_pack(key: bytes, value: bytes) -> str:
+    """The pack an index row is about: its node's pack, or the pack a ``pack:`` row
+    describes."""
+    if key.startswith(DEPENDS):
+        return key[len(DEPENDS) :].decode()
+    return Locator.decode(value).pack_id
 
 
 def row_base(row: bytes) -> str:
@@ -86,7 +131,7 @@ def pack_nodes(nodes: list[tuple[str, bytes]]) -> tuple[bytes, list[tuple[str, i
 
 
 def unpack_nodes(pack: bytes) -> list[tuple[str, int, int]]:
-    """Every node of a pack as ``(id, offset, length)``: what its index rows say."""
+    """Every node of a pack as ``(id, offset, length)``: what references to them say."""
     if not pack.startswith(PACK_MAGIC):
         raise CorruptNode("not a node pack", node_id="")
     found: list[tuple[str, int, int]] = []
@@ -122,15 +167,21 @@ _read_pool = SharedPool(DEFAULT_READ_CONCURRENCY, "lakever-node-read")
 
 
 class _Buffer:
-    """One thread's nodes saved since its last pack, in write order."""
+    """One thread's nodes saved since its last pack, in write order, and the pack they
+    will form: its id and each node's place in it are known as the node is saved."""
 
     def __init__(self) -> None:
+        self.pack_id = uuid.uuid4().hex
         self.nodes: dict[str, bytes] = {}
+        self.refs: dict[str, str] = {}
+        self.end = len(PACK_MAGIC)  # where the next node's length goes
         self.size = 0
+        self.depends: set[str] = set()  # other packs holding bases of these patches
+        self.bases: set[str] = set()  # bases with no locator (see ``DEPENDS``)
 
 
 class PackedNodeStore:
-    """Nodes packed into blobs under ``{namespace}/_lakever/packs/``, indexed in the KV store.
+    """Nodes packed into blobs under ``{namespace}/_lakever/packs/``; roots indexed in the KV store.
 
     Args:
         block: the repository's block store.
@@ -190,16 +241,22 @@ class PackedNodeStore:
         return f"{self.namespace}/_lakever/nodes/{node_id[:2]}/{node_id}"
 
     def address(self, node_id: str) -> str:
-        """The block address holding the node: its pack, else its one-blob address."""
+        """The block address holding the node (an id or a reference): its pack, else its
+        one-blob address."""
         locator = self.locate(node_id, cached=False)
-        return self.blob_address(node_id) if locator is None else self.pack_address(locator.pack_id)
+        if locator is None:
+            return self.blob_address(ref_id(node_id))
+        return self.pack_address(locator.pack_id)
 
     def pack_address(self, pack_id: str) -> str:
         return f"{self.namespace}/_lakever/packs/{pack_id}"
 
     # -- reads --------------------------------------------------------------------------
     def locate(self, node_id: str, *, cached: bool = True) -> Locator | None:
-        """The node's index row (``None``: not packed), from the locator cache if allowed."""
+        """Where the node is: the locator its reference carries, else its index row
+        (``None``: not packed), from the locator cache if allowed."""
+        if is_located(node_id):
+            return Locator.of_ref(node_id)
         if cached:
             with self._lock:
                 locator = self._locators.get(node_id)
@@ -217,8 +274,12 @@ class PackedNodeStore:
         return locator
 
     def read_stored(self, node_id: str, *, cached: bool = True) -> bytes:
-        """The node's bytes from storage (pack, else its earlier blob), not verified."""
+        """The node's bytes from storage (pack, else its earlier blob), not verified.
+
+        ``node_id`` may be a reference: the copy it locates is read."""
         locator = self.locate(node_id, cached=cached)
+        located = is_located(node_id)
+        node_id = ref_id(node_id)
         if locator is None:
             try:
                 return b"".join(self.block.get(self.blob_address(node_id)))
@@ -231,7 +292,7 @@ class PackedNodeStore:
             address = self.pack_address(locator.pack_id)
             data = b"".join(self.block.get(address, start, start + locator.length))
         except NotFound:
-            if cached:
+            if cached and not located:
                 # The remembered copy may have been collected (another server wrote the
                 # node again and its index row now names that copy): ask the index.
                 return self.read_stored(node_id, cached=False)
@@ -253,12 +314,13 @@ class PackedNodeStore:
     def get(self, node_id: str) -> bytes:
         if node_id == EMPTY_ID:
             return EMPTY_DATA
-        data = self._unstored(node_id)
+        data = self._unstored(ref_id(node_id))
         return data if data is not None else self.read_stored(node_id)
 
     def load_node(self, node_id: str) -> Node:
         if node_id == EMPTY_ID:
             return EMPTY_LEAF
+        ref, node_id = node_id, ref_id(node_id)
         key = self.blob_address(node_id)
         node = self.cache.get(key)
         if node is None:
@@ -267,18 +329,19 @@ class PackedNodeStore:
                 # Not cached: the cache must only hold nodes that are stored or pending,
                 # and the writer's failure may un-pend this one at any moment.
                 return checked_decode(data, node_id, self.load_node)
-            data = self.read_stored(node_id)
+            data = self.read_stored(ref)
             node = checked_decode(data, node_id, self.load_node)
             self.cache.add(key, node, approximate_memory(node, len(data)))
         return node
 
     def demote(self, node_ids: Iterable[str]) -> None:
-        self.cache.demote(self.blob_address(nid) for nid in node_ids)
+        self.cache.demote(self.blob_address(ref_id(nid)) for nid in node_ids)
 
     def prefetch(self, node_ids: list[str]) -> None:
         """Cache the stored nodes among ``node_ids`` that are not cached, in one batch.
 
-        One index query for their locations (``get_many``), then one ranged read per
+        Their references locate them (one index query, ``get_many``, for the bare
+        ids among them: roots, nodes of earlier versions), then one ranged read per
         span of nearby nodes in a pack (a commit's or a build's nodes sit together),
         in parallel on remote stores. A node that cannot be read is left out: its
         ``load_node`` reports why.
@@ -287,21 +350,29 @@ class PackedNodeStore:
 
     def _prefetch(self, node_ids: list[str], *, bases: bool) -> None:
         """``prefetch``; ``bases``: also batch-load the bases of the patches read."""
-        wanted: list[str] = []
+        wanted: list[str] = []  # references
         with self._lock:
-            for nid in dict.fromkeys(node_ids):
+            for ref in dict.fromkeys(node_ids):
+                nid = ref_id(ref)
                 if nid != EMPTY_ID and nid not in self._pending:
-                    wanted.append(nid)
-        wanted = [nid for nid in wanted if self.blob_address(nid) not in self.cache]
+                    wanted.append(ref)
+        wanted = [ref for ref in wanted if self.blob_address(ref_id(ref)) not in self.cache]
         if len(wanted) < 2:
             return  # a single read is as cheap done lazily
         found: dict[str, Locator] = {}
+        unlocated: list[str] = []
+        for ref in wanted:
+            at = Locator.of_ref(ref)
+            if at is not None:
+                found[ref_id(ref)] = at
+            else:
+                unlocated.append(ref)
         with self._lock:
-            for nid in wanted:
+            for nid in unlocated:
                 locator = self._locators.get(nid)
                 if locator is not None:
                     found[nid] = locator
-        asked = [nid.encode() for nid in wanted if nid not in found]
+        asked = [nid.encode() for nid in unlocated if nid not in found]
         if asked:
             for key, row in self.kv.get_many(self.partition, asked).items():
                 found[key.decode()] = Locator.decode(row)
@@ -349,16 +420,19 @@ class PackedNodeStore:
         self.cache.add(self.blob_address(nid), node, approximate_memory(node, len(encoded)))
 
     def check_stored(self, node_id: str) -> str | None:
-        """What is wrong with the stored copy of a node (past every cache), or None."""
-        if node_id == EMPTY_ID:
+        """What is wrong with the stored copy of a node (past every cache), or None.
+
+        ``node_id`` may be a reference: the copy it locates is checked."""
+        if ref_id(node_id) == EMPTY_ID:
             return None
         try:
             data = self.read_stored(node_id, cached=False)
         except NotFound as exc:
             return exc.message
-        if hash_id(data) != node_id:
-            return f"tree node {node_id} does not match its hash"
-        return patch_problem(node_id, data, lambda nid: self.read_stored(nid, cached=False))
+        nid = ref_id(node_id)
+        if hash_id(data) != nid:
+            return f"tree node {nid} does not match its hash"
+        return patch_problem(nid, data, lambda base: self.read_stored(base, cached=False))
 
     # -- writes -------------------------------------------------------------------------
     def _buffer(self) -> _Buffer:
@@ -369,63 +443,101 @@ class PackedNodeStore:
 
     def put(self, node_id: str, data: bytes) -> None:
         node = checked_decode(data, node_id, self.load_node)
-        self.save_node(node_id, node, data)
-        self.flush()
+        self.flush(self.save_node(node_id, node, data))
 
-    def save_node(self, node_id: str, node: Node, data: bytes) -> None:
+    def save_node(self, node_id: str, node: Node, data: bytes) -> str:
         buffer = self._buffer()
-        if node_id in buffer.nodes:
-            return
+        ref = buffer.refs.get(node_id)
+        if ref is not None:
+            return ref
         # A node cached here is written again all the same: it may be one that nothing
         # names any more (written by an operation that failed before its commit record),
         # which garbage collection removes, and skipping it would leave the new tree
-        # naming a node that is gone. A duplicate only costs its bytes; the index row
-        # then names the new copy and collection takes the old one.
-        key = self.blob_address(node_id)
+        # naming a node that is gone. A duplicate only costs its bytes; the new tree's
+        # references name the new copy and collection takes the old one.
+        offset = buffer.end + _LENGTH.size
+        ref = Locator(buffer.pack_id, offset, len(data)).ref(node_id)
+        buffer.end = offset + len(data)
+        base = node.base
+        if base:
+            at = Locator.of_ref(base)
+            if at is None:
+                buffer.bases.add(base)
+            elif at.pack_id != buffer.pack_id:
+                buffer.depends.add(at.pack_id)
         with self._lock:
             self._pending[node_id] = data
         buffer.nodes[node_id] = data
+        buffer.refs[node_id] = ref
         buffer.size += len(data)
-        self.cache.add(key, node, approximate_memory(node, len(data)))
+        self.cache.add(self.blob_address(node_id), node, approximate_memory(node, len(data)))
         if buffer.size >= self.max_pack_bytes or len(buffer.nodes) >= self.max_pack_nodes:
             self._write_pack(buffer)
+        return ref
 
     def discard(self) -> None:
         """Drop this thread's unflushed nodes (a build or apply failed midway): nothing
         names them, and another writer must not take them for stored."""
         buffer = self._buffer()
+        self._mine.buffer = _Buffer()
         nodes = list(buffer.nodes.items())
-        buffer.nodes, buffer.size = {}, 0
         for nid, _ in nodes:
             self.cache.discard(self.blob_address(nid))
         self._unpend(nodes)
 
-    def flush(self) -> None:
-        """Write this thread's buffered nodes as one pack, then index them."""
-        buffer = self._buffer()
-        if buffer.nodes:
-            self._write_pack(buffer)
+    def flush(self, root: str = "") -> None:
+        """Write this thread's buffered nodes as one pack, then index ``root``.
 
-    def _write_pack(self, buffer: _Buffer) -> None:
+        Nodes are found through their parents' references; only a root (what a commit
+        names by id) gets an index row, written once its pack is durable."""
+        buffer = self._buffer()
+        roots = [root] if is_located(root) else []
+        if buffer.nodes:
+            self._write_pack(buffer, roots)
+        elif roots:
+            self.kv.write_batch(self.partition, self._root_rows(roots))
+            self._remember(roots)
+
+    @staticmethod
+    def _root_rows(roots: Sequence[str]) -> list[tuple[bytes, bytes]]:
+        """Index rows for located roots: the node id, then its locator."""
+        rows = []
+        for root in roots:
+            at = Locator.of_ref(root)
+            if at is not None:
+                rows.append((ref_id(root).encode(), at.encode()))
+        return rows
+
+    def _remember(self, roots: Sequence[str]) -> None:
+        """Keep the locators of roots just indexed: they are looked up by id next."""
+        with self._lock:
+            locators = self._locators
+            for root in roots:
+                at = Locator.of_ref(root)
+                if at is not None:
+                    locators[ref_id(root)] = at
+            while len(locators) > self.locator_cache:
+                locators.popitem(last=False)
+
+    def _write_pack(self, buffer: _Buffer, roots: Sequence[str] = ()) -> None:
+        self._mine.buffer = _Buffer()
         nodes = list(buffer.nodes.items())
-        buffer.nodes, buffer.size = {}, 0
-        pack_id = uuid.uuid4().hex
+        pack_id = buffer.pack_id
         blob, where = pack_nodes(nodes)
+        if where and where[-1][1] + where[-1][2] != buffer.end:
+            raise AssertionError("a pack's layout differs from the references given out")
         try:
             address = self.pack_address(pack_id)
             if self._undigested is not None:  # either is durable when it returns
                 self._undigested.put_undigested(address, blob)
             else:
                 self.block.put(address, [blob])
-            located = [(nid, Locator(pack_id, offset, length)) for nid, offset, length in where]
-            # A patch's row carries its base id after the locator (for garbage collection).
-            self.kv.write_batch(
-                self.partition,
-                [
-                    (nid.encode(), locator.encode() + bytes.fromhex(patch_base(data)))
-                    for (nid, locator), (_, data) in zip(located, nodes, strict=True)
-                ],
-            )
+            rows = self._root_rows(roots)
+            if buffer.depends or buffer.bases:
+                value = encode_depends(buffer.depends, buffer.bases)
+                rows.append((DEPENDS + pack_id.encode(), value))
+            if rows:
+                self.kv.write_batch(self.partition, rows)
         except BaseException:
             # Uncache before un-pending: meanwhile another writer must see the node
             # either pending (and write it) or not cached (and write it), never as stored.
@@ -434,16 +546,10 @@ class PackedNodeStore:
             self._unpend(nodes)
             raise
         self._unpend(nodes)
+        self._remember(roots)
         with self._lock:
             self.packs_written += 1
             self.bytes_written += len(blob)
-            # A node written here and later evicted from the node cache is then found
-            # without an index query.
-            locators = self._locators
-            for nid, locator in located:
-                locators[nid] = locator
-            while len(locators) > self.locator_cache:
-                locators.popitem(last=False)
 
     def _unpend(self, nodes: list[tuple[str, bytes]]) -> None:
         with self._lock:

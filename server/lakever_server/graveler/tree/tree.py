@@ -10,7 +10,7 @@ from lakever_server.errors import NotFound
 from lakever_server.graveler.tree.apply import apply_changes
 from lakever_server.graveler.tree.build import NodeWriter, build_tree
 from lakever_server.graveler.tree.chunker import DEFAULT_RULE, ChunkingRule
-from lakever_server.graveler.tree.codec import EMPTY_ID
+from lakever_server.graveler.tree.codec import EMPTY_ID, ref_id
 from lakever_server.graveler.tree.codec import node_id as hash_id
 from lakever_server.graveler.tree.cursor import TreeCursor, child_index
 from lakever_server.graveler.tree.diff import Change, diff_trees
@@ -56,8 +56,8 @@ class Tree:
         """
         with self._discarding_on_failure():
             root = build_tree(self._writer, self.rule, items)
-            self._nodes.flush()
-        return root
+            self._nodes.flush(root)
+        return ref_id(root)
 
     def apply(self, root: str, changes: Iterable[tuple[bytes, bytes | None]]) -> str:
         """Apply ``changes`` (sorted, unique keys; a None value deletes) to ``root``.
@@ -72,13 +72,13 @@ class Tree:
             new_root = apply_changes(
                 self._nodes, self._writer, self.rule, root, changes, superseded
             )
-            self._nodes.flush()
+            self._nodes.flush(new_root)
         if isinstance(self._nodes, DemotingNodeStore):
             # The old versions are still part of earlier commits (and maybe of other
             # branches), but the branch just written reads the new ones: under cache
             # pressure, drop the old ones before nodes that are still being read.
             self._nodes.demote(superseded)
-        return new_root
+        return ref_id(new_root)
 
     @contextmanager
     def _discarding_on_failure(self) -> Iterator[None]:
@@ -148,22 +148,27 @@ class Tree:
         """What is wrong with the stored copy of a node (read past every cache), or None.
 
         For fsck: a node may be readable from the cache and yet lost from storage.
+        ``node_id`` may be a reference (``walk_nodes``): the copy it locates is checked.
         """
-        if node_id == EMPTY_ID:
+        if ref_id(node_id) == EMPTY_ID:
             return None
         if isinstance(self.store, CheckedNodeStore):
             return self.store.check_stored(node_id)
+        nid = ref_id(node_id)
         try:
-            data = self.store.get(node_id)
+            data = self.store.get(nid)
         except NotFound as exc:
             return exc.message
-        return None if hash_id(data) == node_id else f"tree node {node_id} does not match its hash"
+        return None if hash_id(data) == nid else f"tree node {nid} does not match its hash"
 
     def walk_nodes(self, root: str) -> Iterator[str]:
-        """Every node id reachable from ``root`` (root first, depth-first, in key order).
+        """A reference to every node reachable from ``root`` (root first, depth-first,
+        in key order): its id, followed by where it is stored when its parent says
+        (``codec``: "Located references"; ``codec.ref_id`` takes the id).
 
-        Reads internal nodes only: a verifier checks each yielded id exists and hashes
-        to itself. The empty tree has no stored node, so it yields nothing.
+        Reads internal nodes only: a verifier checks each yielded node exists and hashes
+        to its id (``check_node``). The empty tree has no stored node, so it yields
+        nothing.
         """
         if root == EMPTY_ID:
             return

@@ -10,11 +10,15 @@ import pytest
 from lakever_server.graveler.tree import FORMAT_VERSION, CorruptNode, MemoryNodeStore, Node, Tree
 from lakever_server.graveler.tree.codec import (
     EMPTY_DATA,
+    LOCATED_VERSION,
     approximate_memory,
     decode,
     encode,
+    is_located,
     node_id,
+    ref_id,
 )
+from lakever_server.graveler.tree.packs import Locator
 
 from .trees import lake_items, object_value
 
@@ -57,11 +61,33 @@ def test_internal_node_round_trips_through_its_encoding() -> None:
     assert decoded.count == 5 + 70 + 2**40
 
 
+def test_an_internal_node_with_located_children_round_trips_as_version_2() -> None:
+    ids = [hashlib.sha256(bytes([i])).hexdigest() for i in range(3)]
+    located = Locator("ab" * 16, 1_234, 5_678)
+    # Children written by a packing store say where they are; one from an earlier
+    # version (a bare id) keeps no locator.
+    children = [located.ref(ids[0]), ids[1], Locator("cd" * 16, 8, 9).ref(ids[2])]
+    node = Node.internal(1, [b"a", b"m", b"z"], children, [5, 70, 2])
+    data = encode(node)
+    assert data[0] == LOCATED_VERSION
+    assert len(data) == 6 + 3 * (4 + 8 + 60) + 3
+    decoded = decode(data)
+    assert decoded == node
+    assert [ref_id(ref) for ref in decoded.children] == ids
+    assert [is_located(ref) for ref in decoded.children] == [True, False, True]
+    assert Locator.of_ref(decoded.children[0]) == located
+    # Without located children the node is version 1, byte for byte as before.
+    bare = Node.internal(1, [b"a", b"m", b"z"], ids, [5, 70, 2])
+    assert encode(bare)[0] == FORMAT_VERSION
+    assert decode(encode(bare)) == bare
+
+
 @pytest.mark.parametrize(
     "data",
     [
         pytest.param(b"", id="no bytes"),
-        pytest.param(b"\x02\x00\x00\x00\x00\x00", id="unknown format version"),
+        pytest.param(b"\x02\x00\x00\x00\x00\x00", id="a leaf cannot be version 2"),
+        pytest.param(b"\x03\x01\x00\x00\x00\x00", id="unknown format version"),
         pytest.param(encode(Node.leaf([b"a"], [b"b"]))[:-1], id="truncated leaf"),
         pytest.param(encode(Node.leaf([b"a"], [b"b"])) + b"\x00", id="trailing bytes"),
         pytest.param(b"\x01\x01\x00\x00\x00\x00", id="internal node without children"),
@@ -101,10 +127,20 @@ def test_values_replaced_in_place_encode_as_the_same_tree_built_afresh(version: 
 
 
 @pytest.mark.parametrize(
-    ("level", "entries"), [(0, 8), (0, 64), (0, 300), (1, 8), (1, 64), (2, 300)]
+    ("level", "entries", "located"),
+    [
+        (0, 8, False),
+        (0, 64, False),
+        (0, 300, False),
+        (1, 8, False),
+        (1, 64, False),
+        (2, 300, False),
+        (1, 64, True),
+        (2, 300, True),
+    ],
 )
 def test_the_memory_charged_for_a_decoded_node_is_within_a_tenth_of_what_it_takes(
-    level: int, entries: int
+    level: int, entries: int, located: bool
 ) -> None:
     items = lake_items(entries)
     keys = [key for key, _ in items]
@@ -112,6 +148,8 @@ def test_the_memory_charged_for_a_decoded_node_is_within_a_tenth_of_what_it_take
         node = Node.leaf(keys, [value for _, value in items])
     else:
         ids = [hashlib.sha256(key).hexdigest() for key in keys]
+        if located:
+            ids = [Locator("ab" * 16, 8 + 100 * i, 99).ref(nid) for i, nid in enumerate(ids)]
         node = Node.internal(level, keys, ids, [1_000 + i for i in range(entries)])
     encoded = [encode(node) for _ in range(50)]
     tracemalloc.start()

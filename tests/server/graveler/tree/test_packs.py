@@ -1,4 +1,5 @@
-"""Packed node storage: one blob per flush, an index row per node, reads past the cache."""
+"""Packed node storage: one blob per flush, nodes found through their parents' references
+(an index row per root), reads past the cache."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from lakever_server.graveler.tree import (
     PackedNodeStore,
     Tree,
 )
-from lakever_server.graveler.tree.packs import PACK_MAGIC, Locator, unpack_nodes
+from lakever_server.graveler.tree.codec import is_located, ref_id
+from lakever_server.graveler.tree.packs import (
+    DEPENDS,
+    PACK_MAGIC,
+    Locator,
+    decode_depends,
+    unpack_nodes,
+)
 from lakever_server.storage.block.direct import DIRECT_AFTER
 from lakever_server.storage.block.local import LocalBlockStore
 from lakever_server.storage.block.memory import MemoryBlockStore
@@ -34,8 +42,23 @@ def packs_of(block: Any, namespace: str = NAMESPACE) -> list[str]:
 
 
 def index_rows(kv: Any, namespace: str = NAMESPACE) -> dict[str, Locator]:
+    """The node rows of the index (roots, and nodes of stores written before references
+    were located), without the ``pack:`` rows."""
     partition = f"graveler/nodeindex/{namespace}"
-    return {key.decode(): Locator.decode(value) for key, value in kv.scan(partition)}
+    return {
+        key.decode(): Locator.decode(value)
+        for key, value in kv.scan(partition)
+        if not key.startswith(DEPENDS)
+    }
+
+
+def depends_rows(kv: Any, namespace: str = NAMESPACE) -> dict[str, tuple[list[str], list[str]]]:
+    partition = f"graveler/nodeindex/{namespace}"
+    return {
+        key[len(DEPENDS) :].decode(): decode_depends(value)
+        for key, value in kv.scan(partition)
+        if key.startswith(DEPENDS)
+    }
 
 
 def test_a_large_build_streams_into_several_bounded_packs(tmp_path: Path) -> None:
@@ -48,14 +71,20 @@ def test_a_large_build_streams_into_several_bounded_packs(tmp_path: Path) -> Non
     walked = list(tree.walk_nodes(root))
     assert store.packs_written == len(packs_of(block, namespace)) > 1
     rows = index_rows(kv, namespace)
-    assert set(walked) <= set(rows)
+    assert set(rows) == {root}  # the others are found through their parents
+    assert walked[0] == root
+    assert all(is_located(ref) for ref in walked[1:])
+    stored: dict[str, Locator] = {}
     for address in packs_of(block, namespace):
         data = b"".join(block.get(address))
         assert data.startswith(PACK_MAGIC)
-        nodes = unpack_nodes(data)  # a pack names its own nodes: the index can be rebuilt
+        nodes = unpack_nodes(data)  # a pack names its own nodes
         assert 0 < len(nodes) <= 40
         for nid, offset, length in nodes:
-            assert rows[nid] == Locator(address.rsplit("/", 1)[1], offset, length)
+            stored[nid] = Locator(address.rsplit("/", 1)[1], offset, length)
+    assert rows[root] == stored[root]
+    # Every reference names the place its node was packed at.
+    assert all(Locator.of_ref(ref) == stored[ref_id(ref)] for ref in walked[1:])
     reader = Tree(PackedNodeStore(block, kv, namespace, NodeCache()))
     assert list(reader.iterate(root)) == items
     assert [reader.check_node(nid) for nid in walked] == [None] * len(walked)
@@ -89,7 +118,16 @@ def test_each_apply_writes_one_pack_holding_only_the_rewritten_nodes() -> None:
     assert store.packs_written == before + 1
     (pack,) = [a for a in packs_of(block, NAMESPACE) if a not in packs_before]
     assert store.bytes_written - bytes_before == len(b"".join(block.get(pack)))
-    assert len(index_rows(kv)) - rows_before == tree.nodes_written - written
+    # One index row, the new root's, however many nodes were written; and the pack's
+    # patches name the build's pack, which holds their bases.
+    assert set(index_rows(kv)) - {root} == {new_root}
+    assert rows_before == 1
+    assert tree.nodes_written - written > 100
+    ((described, (needed, unlocated)),) = depends_rows(kv).items()
+    assert described == pack.rsplit("/", 1)[1]
+    assert needed
+    assert {f"{NAMESPACE}/_lakever/packs/{p}" for p in needed} <= packs_before
+    assert unlocated == []
     reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
     assert reader.get(new_root, changes[37][0]) == b"changed"
     assert reader.count(new_root) == 50_000
@@ -147,7 +185,7 @@ def test_a_failed_pack_write_fails_the_build_and_a_retry_stores_everything() -> 
     assert all(reader.check_node(nid) is None for nid in reader.walk_nodes(root))
 
 
-def test_a_row_naming_a_lost_pack_is_replaced_when_the_node_is_written_again() -> None:
+def test_a_tree_whose_packs_were_lost_is_whole_again_once_written_again() -> None:
     block, kv = MemoryBlockStore(), MemoryKV()
     items = lake_items(2_000)
     root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
@@ -155,9 +193,10 @@ def test_a_row_naming_a_lost_pack_is_replaced_when_the_node_is_written_again() -
         block.delete(address)
     assert Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).check_node(root)
     again = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
-    assert again.build(items) == root
+    new_root = again.build(items)
     reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
-    assert list(reader.iterate(root)) == items
+    assert list(reader.iterate(new_root)) == items
+    assert all(reader.check_node(ref) is None for ref in reader.walk_nodes(new_root))
 
 
 def test_a_cached_node_whose_storage_was_collected_is_written_again() -> None:
@@ -168,30 +207,30 @@ def test_a_cached_node_whose_storage_was_collected_is_written_again() -> None:
     block, kv = MemoryBlockStore(), MemoryKV()
     store = PackedNodeStore(block, kv, NAMESPACE, NodeCache())
     items = lake_items(2_000)
-    root = Tree(store).build(items)
+    Tree(store).build(items)
     for address in packs_of(block):
         block.delete(address)
     for node in index_rows(kv):
         kv.delete(f"graveler/nodeindex/{NAMESPACE}", node.encode())
-    assert Tree(store).build(items) == root  # every node still in the writer's cache
+    again = Tree(store).build(items)  # every node still in the writer's cache
     reader = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
-    assert list(reader.iterate(root)) == items
-    assert all(reader.check_node(nid) is None for nid in reader.walk_nodes(root))
+    assert list(reader.iterate(again)) == items
+    assert all(reader.check_node(ref) is None for ref in reader.walk_nodes(again))
 
 
 def test_a_remembered_locator_whose_pack_was_collected_falls_back_to_the_index() -> None:
     block, kv = MemoryBlockStore(), MemoryKV()
-    items = lake_items(2_000)
+    items = lake_items(20)  # a root that is its only node
     cache = NodeCache()
     first = PackedNodeStore(block, kv, NAMESPACE, cache)
     root = Tree(first).build(items)
     old_packs = set(packs_of(block))
-    # Another server writes the same nodes again (its rows now name its copies), then
-    # the first copies are collected.
-    Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    # Another server writes the same root again (its row now names its copy), then the
+    # first copy is collected.
+    PackedNodeStore(block, kv, NAMESPACE, NodeCache()).put(root, first.get(root))
     for address in old_packs:
         block.delete(address)
-    cache.clear()  # the first server's locators still name the collected packs
+    cache.clear()  # the first server's locator still names the collected pack
     assert list(Tree(first).iterate(root)) == items
 
 
@@ -251,6 +290,16 @@ def test_address_names_the_blob_that_holds_a_node_in_either_layout() -> None:
     assert block.exists(store.address(one_blob))
 
 
+class CountingBlockReads(MemoryBlockStore):
+    """Counts ranged and whole reads."""
+
+    reads = 0
+
+    def get(self, address: str, start: int = 0, end: int | None = None) -> Any:
+        self.reads += 1
+        return super().get(address, start, end)
+
+
 class CountingReads(MemoryKV):
     """Counts single lookups and batched ones."""
 
@@ -277,10 +326,10 @@ def test_a_scattered_apply_on_a_cold_cache_looks_up_its_leaves_in_batches() -> N
     expected = reference.apply(reference.build(items), changes)
     kv.gets = kv.batches = 0
     cold = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
-    assert cold.apply(root, changes) == expected
-    assert kv.batches >= 1
-    # The path to the first leaf is read one node at a time; the leaves come in batches.
-    assert kv.gets <= 2 * (cold.height(root) + 1)
+    new_root = cold.apply(root, changes)
+    assert list(cold.iterate(new_root)) == list(reference.iterate(expected))
+    # One index lookup, the root's: every other node is found through its parent.
+    assert (kv.gets, kv.batches) == (1, 0)
 
 
 def test_prefetch_reads_neighbouring_nodes_of_a_pack_at_once() -> None:
@@ -344,16 +393,19 @@ def test_a_failed_apply_leaves_no_unflushed_nodes_behind() -> None:
 
 
 def test_a_cold_scan_reads_its_leaves_in_growing_batches() -> None:
-    block, kv = MemoryBlockStore(), CountingReads()
+    block, kv = CountingBlockReads(), CountingReads()
     items = lake_items(50_000)
-    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache())).build(items)
+    root = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache(), max_pack_nodes=8)).build(items)
     kv.gets = kv.batches = 0
+    block.reads = 0
     cold = Tree(PackedNodeStore(block, kv, NAMESPACE, NodeCache()))
     start = items[20_000][0]
     page = [item for item, _ in zip(cold.iterate(root, start), range(2_000), strict=False)]
-    assert page == items[20_000:22_000]  # about 30 leaves
-    assert kv.gets <= cold.height(root) + 1  # the path down; the leaves come in batches
-    assert 2 <= kv.batches <= 8
+    assert page == items[20_000:22_000]  # about 30 leaves, in packs of 8 nodes
+    assert (kv.gets, kv.batches) == (1, 0)  # the root; the rest through references
+    # The path down one node at a time, then the leaves in batches of 2, 4, 8: a read
+    # per pack a batch spans, far fewer than a read per leaf.
+    assert block.reads <= cold.height(root) + 1 + 12
 
 
 def test_packs_skip_the_md5_where_the_store_can_and_use_put_elsewhere(
@@ -372,6 +424,7 @@ def test_packs_skip_the_md5_where_the_store_can_and_use_put_elsewhere(
     assert calls
     assert set(calls) == {"put_undigested"}
     memory = MemoryBlockStore()
-    memory_root = Tree(PackedNodeStore(memory, MemoryKV(), NAMESPACE, NodeCache())).build(items)
-    assert memory_root == root
+    memory_tree = Tree(PackedNodeStore(memory, MemoryKV(), NAMESPACE, NodeCache()))
+    assert list(memory_tree.iterate(memory_tree.build(items))) == items
+    assert root
     assert packs_of(memory)

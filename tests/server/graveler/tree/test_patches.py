@@ -8,6 +8,7 @@ from lakever_server.errors import NotFound
 from lakever_server.graveler.tree import MemoryNodeStore, NodeCache, PackedNodeStore, Tree
 from lakever_server.graveler.tree.codec import (
     PATCH_LIMIT,
+    PATCH_LOCATED,
     CorruptNode,
     Node,
     decode,
@@ -16,8 +17,10 @@ from lakever_server.graveler.tree.codec import (
     is_patch,
     node_id,
     patch_base,
+    ref_id,
 )
 from lakever_server.graveler.tree.nodes import decoding
+from lakever_server.graveler.tree.packs import Locator
 from lakever_server.storage.block.memory import MemoryBlockStore
 from lakever_server.storage.kv.memory import MemoryKV
 
@@ -137,21 +140,45 @@ def test_a_patch_that_does_not_fit_its_base_is_refused() -> None:
 
 def test_fsck_reports_a_patch_whose_base_is_gone() -> None:
     kv, block = MemoryKV(), MemoryBlockStore()
-    store = PackedNodeStore(block, kv, "mem://lake/repo", NodeCache())
+    # A pack per node, so that the base alone can be lost.
+    store = PackedNodeStore(block, kv, "mem://lake/repo", NodeCache(), max_pack_nodes=1)
     tree = Tree(store)
     items = lake_items(5_000)
     root = tree.build(items)
     new_root = tree.apply(root, [(items[10][0], b"changed")])
     leaf_id = next(nid for nid, node in leaves(tree, new_root).items() if items[10][0] in node.keys)
     base = patch_base(store.read_stored(leaf_id))
-    assert base
+    located = Locator.of_ref(base)
+    assert located is not None  # the patch says where its base is
     assert tree.check_node(leaf_id) is None
-    kv.delete(store.partition, base.encode())  # the base's index row, and so the base, lost
+    block.delete(store.pack_address(located.pack_id))  # the base's pack, and so the base, lost
 
     problem = tree.check_node(leaf_id)
     assert problem is not None
-    assert base in problem
+    assert ref_id(base) in problem
     assert "missing" in problem
     cold = Tree(PackedNodeStore(block, kv, "mem://lake/repo", NodeCache()))
     with pytest.raises(NotFound):
         cold.get(new_root, items[10][0])
+
+
+def test_patches_in_packs_say_where_their_base_and_children_are() -> None:
+    kv, block = MemoryKV(), MemoryBlockStore()
+    store = PackedNodeStore(block, kv, "mem://lake/repo", NodeCache())
+    tree = Tree(store)
+    items = lake_items(20_000)
+    root = tree.build(items)
+    changes = [(key, b"changed") for key, _ in items[::400]]
+    new_root = tree.apply(root, changes)
+    stored = {ref: store.read_stored(ref) for ref in tree.walk_nodes(new_root)}
+    patches = {ref: data for ref, data in stored.items() if is_patch(data)}
+    assert len(patches) >= len(changes)
+    assert all(data[0] == PATCH_LOCATED for data in patches.values())
+    assert all(Locator.of_ref(patch_base(data)) for data in patches.values())
+    # A cold reader follows the references.
+    cold = Tree(PackedNodeStore(block, kv, "mem://lake/repo", NodeCache()))
+    expected = dict(items) | dict(changes)
+    assert dict(cold.iterate(new_root)) == expected
+    reference = Tree(MemoryNodeStore())
+    assert shape(cold, new_root) == shape(reference, reference.build(sorted(expected.items())))
+    assert all(cold.check_node(ref) is None for ref in stored)
