@@ -184,8 +184,14 @@ def _hex_refs(raw: bytes) -> list[str]:
     return [ref[:ID_HEX] if ref.endswith(_NO_LOCATOR) else ref for ref in out]
 
 
+def _any_located(refs: list[str]) -> bool:
+    return bool(refs) and max(map(len, refs)) > ID_HEX
+
+
 def _raw_refs(refs: list[str]) -> bytes:
     """60-byte references (a missing locator as zeros)."""
+    if min(map(len, refs), default=0) > ID_HEX:
+        return bytes.fromhex("".join(refs))
     return bytes.fromhex("".join([ref if len(ref) > ID_HEX else ref + _NO_LOCATOR for ref in refs]))
 
 
@@ -206,7 +212,7 @@ def encode(node: Node) -> bytes:
         return b"".join((header, node.ends, keys, values))
     node.payload = len(keys) + REF_BYTES * n
     counts = _u64s(n).pack(*node.counts)
-    if any(map(is_located, node.children)):
+    if _any_located(node.children):
         header = _HEADER.pack(LOCATED_VERSION, node.level, n)
         ids = _raw_refs(node.children)
     else:
@@ -221,7 +227,7 @@ def encode_patch(node: Node) -> bytes:
     slots = node.patched
     m = len(slots)
     children = [node.children[s] for s in slots] if node.level else []
-    if is_located(node.base) or any(map(is_located, children)):
+    if is_located(node.base) or _any_located(children):
         base = _raw_refs([node.base])
         header = _PATCH_LOCATED_HEADER.pack(PATCH_LOCATED, node.level, len(node.keys), m, base)
         ids = _raw_refs(children) if children else b""

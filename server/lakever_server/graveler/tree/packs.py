@@ -172,6 +172,7 @@ class _Buffer:
 
     def __init__(self) -> None:
         self.pack_id = uuid.uuid4().hex
+        self.pack_raw = bytes.fromhex(self.pack_id)
         self.nodes: dict[str, bytes] = {}
         self.refs: dict[str, str] = {}
         self.end = len(PACK_MAGIC)  # where the next node's length goes
@@ -456,15 +457,16 @@ class PackedNodeStore:
         # naming a node that is gone. A duplicate only costs its bytes; the new tree's
         # references name the new copy and collection takes the old one.
         offset = buffer.end + _LENGTH.size
-        ref = Locator(buffer.pack_id, offset, len(data)).ref(node_id)
+        ref = node_id + _LOCATOR.pack(buffer.pack_raw, offset, len(data)).hex()  # Locator.ref
         buffer.end = offset + len(data)
         base = node.base
         if base:
-            at = Locator.of_ref(base)
-            if at is None:
+            if not is_located(base):
                 buffer.bases.add(base)
-            elif at.pack_id != buffer.pack_id:
-                buffer.depends.add(at.pack_id)
+            else:
+                base_pack = base[ID_HEX : ID_HEX + 32]  # the locator's pack id
+                if base_pack != buffer.pack_id:
+                    buffer.depends.add(base_pack)
         with self._lock:
             self._pending[node_id] = data
         buffer.nodes[node_id] = data
