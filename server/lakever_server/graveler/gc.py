@@ -60,11 +60,11 @@ from lakever_server.errors import InvalidValue, PreconditionFailed
 from lakever_server.graveler.model import BranchRecord, RepositoryRecord
 from lakever_server.graveler.refs import BRANCH, REPOSITORIES, staging_partition
 from lakever_server.graveler.tree import PackedNodeStore, Tree
-from lakever_server.graveler.tree.codec import EMPTY_LEAF, Node, ref_id
+from lakever_server.graveler.tree.codec import EMPTY_LEAF, Node, is_located, ref_id
 from lakever_server.graveler.tree.packs import (
     DEPENDS,
-    Locator,
     decode_depends,
+    ref_pack,
     row_base,
     row_pack,
 )
@@ -224,10 +224,7 @@ def _mark(
             # must not see it marked (childless) before it has listed its subtree. Each
             # reference counts, the skipped ones too: one node may sit in several packs.
             found = list(walker.walk_nodes(root)) if root != Tree.EMPTY else []
-            for ref in found:
-                at = Locator.of_ref(ref)
-                if at is not None:
-                    live.add(at.pack_id)
+            live.update(ref_pack(ref) for ref in found if is_located(ref))
             marked.update(map(ref_id, found))
     return marked, live
 
@@ -250,12 +247,13 @@ def _sweep_rows(
     deleted: set[str] = set()
     bases: set[str] = set()
     depends: dict[str, tuple[list[str], list[str]]] = {}
+    depends_rows: list[tuple[bytes, bytes, str]] = []
     unmarked: list[tuple[bytes, bytes, str]] = []
     for key, value in store.kv.scan(store.partition):
         pack_id = row_pack(key, value)
         if key.startswith(DEPENDS):
             depends[pack_id] = decode_depends(value)
-            unmarked.append((key, value, pack_id))
+            depends_rows.append((key, value, pack_id))
         elif key.decode() in marked:
             live.add(pack_id)
             bases.add(row_base(value))
@@ -278,12 +276,12 @@ def _sweep_rows(
     lost = _LostPacks(store)
     doomed: list[tuple[bytes, bytes]] = []
     for key, value, pack_id in unmarked:
-        if key.startswith(DEPENDS):
-            if pack_id not in live and (pack_id in old_packs or lost(pack_id)):
-                doomed.append((key, value))
-        elif key.decode() in bases:
+        if key.decode() in bases:
             live.add(pack_id)  # the base of a live patch that no walk reached
         elif pack_id in old_packs or lost(pack_id):
+            doomed.append((key, value))
+    for key, value, pack_id in depends_rows:  # a pack: row goes with its pack
+        if pack_id not in live and (pack_id in old_packs or lost(pack_id)):
             doomed.append((key, value))
     for key, value in doomed:
         if not dry_run:

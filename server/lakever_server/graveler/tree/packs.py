@@ -14,7 +14,7 @@ import struct
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from lakever_server.errors import LakeverError, NotFound
@@ -77,6 +77,12 @@ class Locator(NamedTuple):
     def ref(self, node_id: str) -> str:
         """The reference to ``node_id`` stored here."""
         return node_id + self.encode().hex()
+
+
+def ref_pack(ref: str) -> str:
+    """The pack id a located reference names (its locator's first 16 bytes, in hex),
+    without decoding the rest: what garbage collection and pack dependencies need."""
+    return ref[ID_HEX : ID_HEX + 32]
 
 
 DEPENDS = b"pack:"
@@ -463,10 +469,8 @@ class PackedNodeStore:
         if base:
             if not is_located(base):
                 buffer.bases.add(base)
-            else:
-                base_pack = base[ID_HEX : ID_HEX + 32]  # the locator's pack id
-                if base_pack != buffer.pack_id:
-                    buffer.depends.add(base_pack)
+            elif ref_pack(base) != buffer.pack_id:
+                buffer.depends.add(ref_pack(base))
         with self._lock:
             self._pending[node_id] = data
         buffer.nodes[node_id] = data
@@ -493,35 +497,24 @@ class PackedNodeStore:
         Nodes are found through their parents' references; only a root (what a commit
         names by id) gets an index row, written once its pack is durable."""
         buffer = self._buffer()
-        roots = [root] if is_located(root) else []
+        at = Locator.of_ref(root)  # None: no root, or one already indexed (a bare id)
         if buffer.nodes:
-            self._write_pack(buffer, roots)
-        elif roots:
-            self.kv.write_batch(self.partition, self._root_rows(roots))
-            self._remember(roots)
+            self._write_pack(buffer, root, at)
+        elif at is not None:
+            self.kv.write_batch(self.partition, [(ref_id(root).encode(), at.encode())])
+            self._remember(root, at)
 
-    @staticmethod
-    def _root_rows(roots: Sequence[str]) -> list[tuple[bytes, bytes]]:
-        """Index rows for located roots: the node id, then its locator."""
-        rows = []
-        for root in roots:
-            at = Locator.of_ref(root)
-            if at is not None:
-                rows.append((ref_id(root).encode(), at.encode()))
-        return rows
-
-    def _remember(self, roots: Sequence[str]) -> None:
-        """Keep the locators of roots just indexed: they are looked up by id next."""
+    def _remember(self, root: str, at: Locator) -> None:
+        """Keep the locator of a root just indexed: it is looked up by id next."""
         with self._lock:
             locators = self._locators
-            for root in roots:
-                at = Locator.of_ref(root)
-                if at is not None:
-                    locators[ref_id(root)] = at
+            locators[ref_id(root)] = at
             while len(locators) > self.locator_cache:
                 locators.popitem(last=False)
 
-    def _write_pack(self, buffer: _Buffer, roots: Sequence[str] = ()) -> None:
+    def _write_pack(self, buffer: _Buffer, root: str = "", at: Locator | None = None) -> None:
+        """Write ``buffer`` as its pack, then the index rows: ``root``'s (located ``at``)
+        and the pack's ``pack:`` row."""
         self._mine.buffer = _Buffer()
         nodes = list(buffer.nodes.items())
         pack_id = buffer.pack_id
@@ -534,7 +527,7 @@ class PackedNodeStore:
                 self._undigested.put_undigested(address, blob)
             else:
                 self.block.put(address, [blob])
-            rows = self._root_rows(roots)
+            rows = [] if at is None else [(ref_id(root).encode(), at.encode())]
             if buffer.depends or buffer.bases:
                 value = encode_depends(buffer.depends, buffer.bases)
                 rows.append((DEPENDS + pack_id.encode(), value))
@@ -548,7 +541,8 @@ class PackedNodeStore:
             self._unpend(nodes)
             raise
         self._unpend(nodes)
-        self._remember(roots)
+        if at is not None:
+            self._remember(root, at)
         with self._lock:
             self.packs_written += 1
             self.bytes_written += len(blob)
