@@ -79,11 +79,13 @@ class _LevelRewrite:
 
     def __init__(
         self,
+        nodes: DecodedNodeStore,
         writer: NodeWriter,
         rule: ChunkingRule,
         level: int,
         prefetcher: PrefetchingNodeStore | None = None,
     ) -> None:
+        self._nodes = nodes
         self._writer = writer
         self._prefetcher = prefetcher
         self._chunker = Chunker(level, rule)
@@ -115,7 +117,7 @@ class _LevelRewrite:
             inserts[1].append(child)
             inserts[2].append(count)
 
-    def _replace_values(self, cursor: LevelCursor, batch: list[EntryChange]) -> bool:
+    def _replace_values(self, node_id: str, node: Node, batch: list[EntryChange]) -> bool:
         """Rewrite the cursor's node when ``batch`` only replaces values of its keys.
 
         The node starts at a boundary (the chunker is empty) and keeps its keys, so the
@@ -129,12 +131,9 @@ class _LevelRewrite:
         dropped, and a batch of only those writes nothing. Returns False, writing
         nothing, when it does not apply.
         """
-        node = cursor.node
         keys, n = node.keys, len(node.keys)
         if not n or len(batch) > n:
-            # A batch longer than the node was cut short by ``run``: changes of this
-            # node may follow it, and only re-chunking takes them all.
-            return False
+            return False  # more changes than entries cannot all be replacements
         leaf = self._level == 0
         slots: list[int] = []
         payloads: list[Payload] = []
@@ -183,78 +182,87 @@ class _LevelRewrite:
             new.ends, new.payload = node.ends, size  # same keys: the same key offsets
         patched = sorted({*node.patched, *slots}) if node.base else slots
         if PATCH_LIMIT * len(patched) <= n:
-            new.base, new.patched = node.base or cursor.node_id, tuple(patched)
-        self.removed[keys[-1]] = (cursor.node_id, node.count)
+            new.base, new.patched = node.base or node_id, tuple(patched)
+        self.removed[keys[-1]] = (node_id, node.count)
         self.added.append((keys[-1], self._writer.write(new), new.count))
         return True
 
-    def _prefetch(self, cursor: LevelCursor, changes: _Unreading, pending: EntryChange) -> bytes:
-        """Load the nodes the next window of changes falls in, one batch per level;
-        return the last key of the window. The changes read ahead are handed back."""
-        window = [pending, *itertools.islice(changes, PREFETCH_WINDOW - 1)]
-        changes.push(window[1:])
-        if self._prefetcher is not None:
-            keys = [key for key, _ in window]
-            # Top down, so each level is routed through the batch loaded before it.
-            for level in range(cursor.root_level - 1, self._level - 1, -1):
-                self._prefetcher.prefetch(cursor.targets(keys, level))
-        return window[-1][0]
-
     def run(self, cursor: LevelCursor, stream: Iterator[EntryChange]) -> None:
-        chunker = self._chunker
+        """Apply this level's sorted changes, a window of ``PREFETCH_WINDOW`` at a time.
+
+        A window's keys are routed down the tree in one pass (loading each level's
+        nodes in one batch on stores that can), which splits them among the nodes of
+        this level. Each node's changes are first tried as value replacements
+        (``_replace_values``); where they are not, the level is re-chunked from that
+        node on (``_rechunk``) and the next window starts after what it took.
+        """
         changes = _Unreading(stream)
-        horizon: bytes | None = None  # changes up to this key had their nodes prefetched
-        pending = next(changes, None)
-        while pending is not None:
-            if self._prefetcher is not None and (horizon is None or pending[0] > horizon):
-                horizon = self._prefetch(cursor, changes, pending)
-            cursor.seek(pending[0])
-            # At a boundary: first try replacing values in place.
-            # (More changes than the node has entries cannot all be replacements: the
-            # batch stays bounded by the node's size, so a long stream is never held.)
-            batch, keys = [pending], cursor.node.keys
-            last, end = cursor.is_last(), keys[-1] if keys else b""
-            after = next(changes, None)
-            while after is not None and len(batch) <= len(keys) and (last or after[0] <= end):
-                batch.append(after)
-                after = next(changes, None)
-            if self._replace_values(cursor, batch):
-                pending = after
-                continue
-            changes.push(batch[1:] if after is None else [*batch[1:], after])
-            while True:
-                node = cursor.node
-                last = cursor.is_last()
-                keys, n = node.keys, len(node.keys)
-                cols = node_columns(node)
-                sizes = entry_sizes(self._level, cols)
-                hint = chunker.hint(n, sizes[-1], last)
-                if n:
-                    self.removed[keys[-1]] = (cursor.node_id, node.count)
-                # New entries between two old ones are fed as one run.
-                inserts = self._inserts()
-                i = 0
-                while pending is not None and (last or pending[0] <= keys[-1]):
-                    key, payload = pending
-                    j = bisect_left(keys, key, i)
-                    if j > i:
-                        self._feed(inserts, 0, len(inserts[0]))
-                        inserts = self._inserts()
-                        self._feed(cols, i, j, sizes, hint)
-                    i = j + 1 if j < n and keys[j] == key else j
-                    if payload is not None:
-                        self._buffer(inserts, key, payload)
-                    pending = next(changes, None)
-                self._feed(inserts, 0, len(inserts[0]))
-                self._feed(cols, i, n, sizes, hint)
-                if last:
-                    final = chunker.flush()
-                    if final is not None:
-                        self.added.append((final.keys[-1], self._writer.write(final), final.count))
+        fetch = self._prefetcher.prefetch if self._prefetcher is not None else None
+        load = self._nodes.load_node
+        while True:
+            window = list(itertools.islice(changes, PREFETCH_WINDOW))
+            if not window:
+                return
+            full = len(window) == PREFETCH_WINDOW  # more changes may follow the window
+            ids, spans = cursor.route([key for key, _ in window], fetch)
+            rest = len(window)  # the changes from here on go back to the stream
+            for nid, (j, k) in zip(ids, spans, strict=True):
+                open_ended = full and k == len(window)  # its changes may go on past the window
+                if open_ended and j:
+                    rest = j  # the next window starts with this node
                     break
-                if chunker.empty:
-                    break  # a new boundary at an old one: the rest of the level is unchanged
-                cursor.advance()
+                if not open_ended and self._replace_values(nid, load(nid), window[j:k]):
+                    continue
+                # Re-chunk from this node on, streaming changes past the window if need be.
+                changes.push(window[j + 1 :])
+                pending = self._rechunk(cursor, window[j], changes)
+                if pending is not None:
+                    changes.push([pending])
+                break
+            changes.push(window[rest:])
+
+    def _rechunk(
+        self, cursor: LevelCursor, first: EntryChange, changes: _Unreading
+    ) -> EntryChange | None:
+        """Re-chunk the level from the node holding ``first``'s key, taking changes from
+        ``changes`` until a new boundary falls at the end of an old node (the rest of the
+        level is then unchanged); the first change not taken, if any."""
+        chunker = self._chunker
+        cursor.seek(first[0])
+        pending: EntryChange | None = first
+        while True:
+            node = cursor.node
+            last = cursor.is_last()
+            keys, n = node.keys, len(node.keys)
+            cols = node_columns(node)
+            sizes = entry_sizes(self._level, cols)
+            hint = chunker.hint(n, sizes[-1], last)
+            if n:
+                self.removed[keys[-1]] = (cursor.node_id, node.count)
+            # New entries between two old ones are fed as one run.
+            inserts = self._inserts()
+            i = 0
+            while pending is not None and (last or pending[0] <= keys[-1]):
+                key, payload = pending
+                j = bisect_left(keys, key, i)
+                if j > i:
+                    self._feed(inserts, 0, len(inserts[0]))
+                    inserts = self._inserts()
+                    self._feed(cols, i, j, sizes, hint)
+                i = j + 1 if j < n and keys[j] == key else j
+                if payload is not None:
+                    self._buffer(inserts, key, payload)
+                pending = next(changes, None)
+            self._feed(inserts, 0, len(inserts[0]))
+            self._feed(cols, i, n, sizes, hint)
+            if last:
+                final = chunker.flush()
+                if final is not None:
+                    self.added.append((final.keys[-1], self._writer.write(final), final.count))
+                return pending
+            if chunker.empty:
+                return pending  # a new boundary at an old one: the rest is unchanged
+            cursor.advance()
 
     def changes_above(self) -> list[EntryChange]:
         """This level's rewrite as sorted changes to the level above, no-ops dropped."""
@@ -290,8 +298,9 @@ def apply_changes(
     level_changes: Iterator[EntryChange] = itertools.chain([first], checked)
     prefetcher = nodes if isinstance(nodes, PrefetchingNodeStore) else None
     for level in range(root.level + 1):
-        # The root level is the root itself: nothing to prefetch.
-        rewrite = _LevelRewrite(writer, rule, level, prefetcher if level < root.level else None)
+        # The leaf level's routing loads every node on the changes' paths: the levels
+        # above rewrite the parents of nodes rewritten below, which it loaded.
+        rewrite = _LevelRewrite(nodes, writer, rule, level, prefetcher if level == 0 else None)
         rewrite.run(LevelCursor(nodes, root_id, root, level), level_changes)
         if superseded is not None:
             kept = {nid for _, nid, _ in rewrite.added}

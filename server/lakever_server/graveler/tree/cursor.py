@@ -7,7 +7,7 @@ next entry or node reads only the nodes it enters, and a seek reads one node per
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lakever_server.graveler.tree.codec import Node
 from lakever_server.graveler.tree.nodes import DecodedNodeStore, PrefetchingNodeStore
@@ -80,32 +80,51 @@ class LevelCursor:
 
     def targets(self, keys: list[bytes], level: int | None = None) -> list[str]:
         """The ids of the nodes of ``level`` (default: this cursor's) that sorted ``keys``
-        fall in, in order.
+        fall in, in order. The cursor's position is left as it was."""
+        return self.route(keys, None, level)[0]
 
-        Routes the keys down the tree in groups: each internal node on their paths is
-        read once and splits its keys among its children by bisection. The cursor's
-        position is left as it was.
+    def route(
+        self,
+        keys: list[bytes],
+        fetch: Callable[[list[str]], object] | None = None,
+        level: int | None = None,
+    ) -> tuple[list[str], list[tuple[int, int]]]:
+        """Route sorted ``keys`` down the tree to the nodes of ``level`` (default: this
+        cursor's) they fall in: those nodes' ids, in order, and for each the span
+        ``(start, end)`` of ``keys`` it holds (keys past the level's last key fall in its
+        last node, as with ``seek``).
+
+        One level at a time: ``fetch``, when given, gets each level's ids before any of
+        them is read, so a store can load a level in one batch. Every internal node on
+        the keys' paths is read once and splits its keys among its children by
+        bisection. The cursor's position is left as it was.
         """
         target = self.level if level is None else level
         if self._root.level <= target:
-            return [self._root_id]
-        ids: list[str] = []
+            if fetch is not None:
+                fetch([self._root_id])
+            return [self._root_id], [(0, len(keys))]
         load = self._nodes.load_node
-
-        def route(node: Node, lo: int, hi: int) -> None:
-            last = len(node.keys) - 1
-            j = lo
-            while j < hi:
-                i = child_index(node, keys[j])
-                k = bisect_right(keys, node.keys[i], j + 1, hi) if i < last else hi
-                if node.level - 1 == target:
-                    ids.append(node.children[i])
-                else:
-                    route(load(node.children[i]), j, k)
-                j = k
-
-        route(self._root, 0, len(keys))
-        return ids
+        groups: list[tuple[Node, int, int]] = [(self._root, 0, len(keys))]
+        for below in range(self._root.level - 1, target - 1, -1):
+            ids: list[str] = []
+            spans: list[tuple[int, int]] = []
+            for node, lo, hi in groups:
+                node_keys, children = node.keys, node.children
+                last = len(node_keys) - 1
+                j = lo
+                while j < hi:
+                    i = min(bisect_left(node_keys, keys[j]), last)
+                    k = bisect_right(keys, node_keys[i], j + 1, hi) if i < last else hi
+                    ids.append(children[i])
+                    spans.append((j, k))
+                    j = k
+            if fetch is not None:
+                fetch(ids)
+            if below == target:
+                return ids, spans
+            groups = [(load(nid), j, k) for nid, (j, k) in zip(ids, spans, strict=True)]
+        raise AssertionError("unreachable: the target level returns")
 
     def is_last(self) -> bool:
         """Whether the current node is the last of its level."""

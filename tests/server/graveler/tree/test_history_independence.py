@@ -13,6 +13,7 @@ import random
 import pytest
 
 from lakever_server.graveler.tree import ChunkingRule, MemoryNodeStore, Tree
+from lakever_server.graveler.tree.apply import PREFETCH_WINDOW
 
 from .trees import applied, random_changes, random_items, shape
 
@@ -124,3 +125,29 @@ def test_value_updates_alone_give_the_root_of_building_the_result(
         root = tree.apply(root, changes)
         fresh = Tree(MemoryNodeStore(), rule=rule)
         assert shape(tree, root) == shape(fresh, fresh.build(sorted(model.items())))
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_batches_longer_than_a_window_give_the_root_of_building_the_result(
+    seed: int, rule: ChunkingRule
+) -> None:
+    # Apply routes ``PREFETCH_WINDOW`` changes at a time: dense runs of value updates put
+    # many changes in one node, so a node's changes straddle two windows, next to
+    # inserts and deletes that re-chunk.
+    rnd = random.Random(seed)
+    model = dict(random_items(rnd, sized(rule, 3_000)))
+    tree = Tree(MemoryNodeStore(), rule=rule)
+    root = tree.build(sorted(model.items()))
+    for _ in range(3):
+        keys = sorted(model)
+        start = rnd.randrange(len(keys) // 2)
+        dense = keys[start : start + rnd.randint(PREFETCH_WINDOW, 3 * PREFETCH_WINDOW)]
+        changes = dict(random_changes(rnd, model, rnd.randint(1, 200)))
+        changes.update((key, rnd.randbytes(rnd.randint(0, 20))) for key in dense)
+        batch = sorted(changes.items())
+        model = applied(model, batch)
+        root = tree.apply(root, batch)
+        fresh = Tree(MemoryNodeStore(), rule=rule)
+        assert shape(tree, root) == shape(fresh, fresh.build(sorted(model.items())))
+        assert dict(tree.iterate(root)) == model
